@@ -1,0 +1,1 @@
+"""The KeyLedger model: keys, aliases, key states and the crypto service."""

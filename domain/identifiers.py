@@ -1,0 +1,112 @@
+"""Key and alias identifiers: the four forms a caller may name a key by.
+
+AWS KMS accepts a key id, a key ARN, an alias name or an alias ARN. Which forms
+an action takes is fixed per parameter (cryptographic actions and DescribeKey
+take all four, management actions take only the key id and key ARN), so every
+handler resolves through :func:`parse_key_reference` with the forms it allows.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from enum import Enum
+
+from domain.errors import NotFoundException
+
+_KEY_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_MULTI_REGION_KEY_ID = re.compile(r"mrk-[0-9a-f]{32}")
+_ARN = re.compile(
+    r"arn:(?P<partition>aws[a-z-]*):kms:(?P<region>[a-z0-9-]+):"
+    r"(?P<account>\d{12}):(?P<kind>key|alias)/(?P<name>.+)"
+)
+ALIAS_PREFIX = "alias/"
+AWS_ALIAS_PREFIX = "alias/aws/"
+
+
+class ReferenceForm(Enum):
+    KEY_ID = "key id"
+    KEY_ARN = "key ARN"
+    ALIAS_NAME = "alias name"
+    ALIAS_ARN = "alias ARN"
+
+
+KEY_FORMS = frozenset({ReferenceForm.KEY_ID, ReferenceForm.KEY_ARN})
+ALL_FORMS = frozenset(ReferenceForm)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyReference:
+    """A parsed KeyId parameter.
+
+    ``account_id`` and ``region`` are set only for the ARN forms; the bare forms
+    name a key in the caller's own account and Region.
+    """
+
+    form: ReferenceForm
+    text: str
+    key_id: str | None = None
+    alias_name: str | None = None
+    account_id: str | None = None
+    region: str | None = None
+
+
+def is_key_id(text: str) -> bool:
+    return bool(_KEY_ID.fullmatch(text) or _MULTI_REGION_KEY_ID.fullmatch(text))
+
+
+def new_key_id() -> str:
+    return str(uuid.uuid4())
+
+
+def key_arn(region: str, account_id: str, key_id: str) -> str:
+    return f"arn:aws:kms:{region}:{account_id}:key/{key_id}"
+
+
+def alias_arn(region: str, account_id: str, alias_name: str) -> str:
+    return f"arn:aws:kms:{region}:{account_id}:{alias_name}"
+
+
+def parse_key_reference(
+    text: str, allowed: frozenset[ReferenceForm] = ALL_FORMS
+) -> KeyReference:
+    """Parse a KeyId parameter, or raise NotFoundException as AWS does.
+
+    AWS answers an identifier it cannot use with NotFoundException ("Invalid
+    keyId ..."), including an alias given where only key ids are accepted.
+    """
+    reference = _parse(text)
+    if reference is None or reference.form not in allowed:
+        raise NotFoundException(f"Invalid keyId '{text}'")
+    return reference
+
+
+def _parse(text: str) -> KeyReference | None:
+    if text.startswith(ALIAS_PREFIX):
+        if len(text) == len(ALIAS_PREFIX):
+            return None
+        return KeyReference(ReferenceForm.ALIAS_NAME, text, alias_name=text)
+    if is_key_id(text):
+        return KeyReference(ReferenceForm.KEY_ID, text, key_id=text)
+    match = _ARN.fullmatch(text)
+    if match is None:
+        return None
+    name = match["name"]
+    if match["kind"] == "key":
+        if not is_key_id(name):
+            return None
+        return KeyReference(
+            ReferenceForm.KEY_ARN,
+            text,
+            key_id=name,
+            account_id=match["account"],
+            region=match["region"],
+        )
+    return KeyReference(
+        ReferenceForm.ALIAS_ARN,
+        text,
+        alias_name=ALIAS_PREFIX + name,
+        account_id=match["account"],
+        region=match["region"],
+    )

@@ -1,0 +1,1 @@
+"""The append-only log once events leave the domain: the store and its projections."""

@@ -1,0 +1,64 @@
+"""The embedded store: the eventsourcing library's SQLite persistence, tuned.
+
+Every connection runs with ``synchronous=FULL`` (a commit is on disk before
+the reply) and ``secure_delete=ON`` (a deleted sealing key is overwritten in
+the file, not just unlinked from the b-tree), whatever the build's defaults.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.sqlite import (
+    SQLiteApplicationRecorder,
+    SQLiteConnection,
+    SQLiteConnectionPool,
+    SQLiteCursor,
+    SQLiteFactory,
+)
+
+from events.projection import CREATE_TABLES, IndexChanges
+
+
+class KeyLedgerSQLitePool(SQLiteConnectionPool):
+    def _create_connection(self) -> SQLiteConnection:
+        connection = super()._create_connection()
+        raw = connection._sqlite_conn
+        raw.execute("PRAGMA synchronous=FULL")
+        raw.execute("PRAGMA secure_delete=ON")
+        return connection
+
+
+class KeyLedgerSQLiteRecorder(SQLiteApplicationRecorder):
+    """Appends events and, in the same transaction, the lookup-table writes."""
+
+    def construct_create_table_statements(self) -> list[str]:
+        return super().construct_create_table_statements() + CREATE_TABLES["sqlite"]
+
+    def _insert_events(
+        self,
+        c: SQLiteCursor,
+        stored_events: Sequence[StoredEvent],
+        **kwargs: Any,
+    ) -> Sequence[int] | None:
+        notification_ids = super()._insert_events(c, stored_events, **kwargs)
+        changes: IndexChanges | None = kwargs.get("index_changes")
+        if changes is not None:
+            for statement, params in changes.statements:
+                c.execute(statement, params)
+        return notification_ids
+
+
+class KeyLedgerSQLiteFactory(SQLiteFactory):
+    application_recorder_class = KeyLedgerSQLiteRecorder
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        datastore = self.datastore
+        datastore.pool.close()
+        datastore.pool = KeyLedgerSQLitePool(
+            db_name=datastore.pool.db_name,
+            lock_timeout=datastore.pool.lock_timeout,
+        )

@@ -1,0 +1,336 @@
+"""The event store: keys and aliases on the eventsourcing library.
+
+:class:`Store` hides which database is underneath. Lifecycle changes are saved
+as events with optimistic concurrency; the lookup tables beside the log are
+written in the same transaction. Reads of a key go through a per-key freshness
+check (the key's own latest version), so a change made by another process is
+seen on the next request and a cached key is never stale.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, PersistenceError
+from eventsourcing.utils import Environment
+
+from domain.alias import Alias, alias_aggregate_id
+from domain.key import Key
+from events.projection import SealingKeyRow, index_changes
+
+logger = logging.getLogger("keyledger.store")
+
+SQLITE_FILE_NAME = "keyledger.sqlite3"
+
+
+class ConcurrencyConflict(Exception):
+    """Another writer appended to the same aggregate first; reload and retry."""
+
+
+class StoreUnavailable(Exception):
+    """The database failed; the request gets KMSInternalException."""
+
+
+class InvalidDatabaseUrl(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class AliasRow:
+    alias_name: str
+    target_key_id: str
+    creation_date: float
+    last_updated_date: float
+
+
+class _KeyLedgerApplication(Application[uuid.UUID]):
+    name = "KeyLedger"
+
+    def construct_env(self, name: str, env: Any = None) -> Environment:
+        # Only the settings KeyLedger passes, never stray variables from
+        # os.environ that the library would otherwise merge in.
+        return Environment(name, dict(env or {}))
+
+
+def store_environment(data_dir: Path, database_url: str | None) -> dict[str, str]:
+    """Build the eventsourcing settings for the embedded or the PostgreSQL store."""
+    if not database_url:
+        return {
+            "PERSISTENCE_MODULE": "events.sqlite_store:KeyLedgerSQLiteFactory",
+            "SQLITE_DBNAME": str(data_dir / SQLITE_FILE_NAME),
+            "SQLITE_LOCK_TIMEOUT": "30",
+        }
+    parts = urlsplit(database_url)
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise InvalidDatabaseUrl(
+            f"unsupported database URL scheme {parts.scheme!r}: "
+            "use postgresql://user:password@host:port/database"
+        )
+    database = unquote(parts.path.lstrip("/"))
+    if not database:
+        raise InvalidDatabaseUrl("the database URL names no database")
+    query = parse_qs(parts.query)
+    env = {
+        "PERSISTENCE_MODULE": "events.postgres_store:KeyLedgerPostgresFactory",
+        "POSTGRES_DBNAME": database,
+        "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(parts.port or 5432),
+        "POSTGRES_USER": unquote(parts.username or "postgres"),
+        "POSTGRES_PASSWORD": unquote(parts.password or ""),
+        "POSTGRES_CONNECT_TIMEOUT": "10",
+        "POSTGRES_POOL_SIZE": "10",
+        "POSTGRES_LOCK_TIMEOUT": "10",
+    }
+    if "schema" in query:
+        env["POSTGRES_SCHEMA"] = query["schema"][0]
+    return env
+
+
+def describe_store(data_dir: Path, database_url: str | None) -> str:
+    """Name the store for the start-up log line, without any password."""
+    if not database_url:
+        return f"sqlite:{data_dir / SQLITE_FILE_NAME}"
+    parts = urlsplit(database_url)
+    host = parts.hostname or "127.0.0.1"
+    return f"postgresql://{host}:{parts.port or 5432}{parts.path}"
+
+
+class Store:
+    """Keys and aliases, their lookup tables and the sealing-key table."""
+
+    def __init__(self, data_dir: Path, database_url: str | None = None) -> None:
+        self.is_postgres = bool(database_url)
+        if not self.is_postgres:
+            data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        env = store_environment(data_dir, database_url)
+        try:
+            self._app = _KeyLedgerApplication(env)
+        except (PersistenceError, OSError) as error:
+            raise StoreUnavailable(f"cannot open the store: {error}") from error
+        recorder: Any = self._app.recorder
+        self._datastore = recorder.datastore
+        self._events_table = recorder.events_table_name
+        if self.is_postgres:
+            schema = self._datastore.schema
+            self._events_table = f'"{schema}"."{self._events_table}"'
+        self._cache: dict[str, Key] = {}
+        self._cache_lock = threading.Lock()
+
+    def close(self) -> None:
+        self._app.close()
+
+    # Writing.
+
+    def save(
+        self, *aggregates: Key | Alias, sealing_keys: Sequence[SealingKeyRow] = ()
+    ) -> None:
+        """Append the aggregates' pending events in one transaction."""
+        changes = index_changes(aggregates, sealing_keys)
+        try:
+            self._app.save(*aggregates, index_changes=changes)
+        except IntegrityError:
+            raise ConcurrencyConflict from None
+        except PersistenceError as error:
+            raise StoreUnavailable(str(error)) from error
+        if changes.shreds_key_material:
+            self.shred()
+
+    def shred(self) -> None:
+        """Push erased sealing keys out of every file the database keeps.
+
+        SQLite overwrites deleted rows in place (``secure_delete``), but older
+        pages can linger in the write-ahead log until it is checkpointed and
+        truncated. PostgreSQL keeps dead rows until the table is rewritten.
+        """
+        try:
+            if self.is_postgres:
+                with self._postgres_cursor() as cursor:
+                    cursor.execute(
+                        f'VACUUM FULL "{self._datastore.schema}".keyledger_sealing_keys'
+                    )
+            else:
+                with self._sqlite_cursor() as cursor:
+                    cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except Exception:
+            logger.exception("erasing sealing keys from disk failed; will retry")
+
+    # Reading aggregates.
+
+    def load_key(self, key_id: str) -> Key | None:
+        """Replay a key from its events: a private copy that commands may change."""
+        try:
+            key: Key = self._app.repository.get(uuid.UUID(key_id))
+        except AggregateNotFoundError:
+            return None
+        except PersistenceError as error:
+            raise StoreUnavailable(str(error)) from error
+        if not isinstance(key, Key):
+            return None
+        return key
+
+    def cached_key(self, key_id: str) -> Key | None:
+        """Return the key as it is now, from memory when memory is current.
+
+        The returned object is shared and must not be changed; lifecycle
+        handlers use :meth:`load_key` instead.
+        """
+        version = self.key_version(key_id)
+        if version is None:
+            return None
+        cached = self._cache.get(key_id)
+        if cached is not None and cached.version == version:
+            return cached
+        key = self.load_key(key_id)
+        if key is not None:
+            with self._cache_lock:
+                current = self._cache.get(key_id)
+                if current is None or current.version < key.version:
+                    self._cache[key_id] = key
+        return key
+
+    def key_version(self, key_id: str) -> int | None:
+        try:
+            key_uuid = uuid.UUID(key_id)
+        except ValueError:
+            return None
+        rows = self._read(
+            f"SELECT MAX(originator_version) AS version FROM {self._events_table}"
+            " WHERE originator_id = ?",
+            (key_uuid if self.is_postgres else key_uuid.hex,),
+        )
+        version = rows[0]["version"] if rows else None
+        return int(version) if version is not None else None
+
+    def load_alias(self, account_id: str, region: str, alias_name: str) -> Alias | None:
+        aggregate_id = alias_aggregate_id(account_id, region, alias_name)
+        try:
+            alias: Alias = self._app.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        except PersistenceError as error:
+            raise StoreUnavailable(str(error)) from error
+        return alias
+
+    # Reading the lookup tables.
+
+    def alias_target(self, account_id: str, region: str, alias_name: str) -> str | None:
+        rows = self._read(
+            "SELECT target_key_id FROM keyledger_aliases"
+            " WHERE account_id = ? AND region = ? AND alias_name = ?",
+            (account_id, region, alias_name),
+        )
+        return str(rows[0]["target_key_id"]) if rows else None
+
+    def list_keys(
+        self, account_id: str, region: str, after_position: int, limit: int
+    ) -> list[tuple[int, str]]:
+        rows = self._read(
+            "SELECT position, key_id FROM keyledger_keys"
+            " WHERE account_id = ? AND region = ? AND position > ?"
+            " ORDER BY position LIMIT ?",
+            (account_id, region, after_position, limit),
+        )
+        return [(int(row["position"]), str(row["key_id"])) for row in rows]
+
+    def list_aliases(
+        self,
+        account_id: str,
+        region: str,
+        after_name: str,
+        limit: int,
+        target_key_id: str | None = None,
+    ) -> list[AliasRow]:
+        statement = (
+            "SELECT alias_name, target_key_id, creation_date, last_updated_date"
+            " FROM keyledger_aliases"
+            " WHERE account_id = ? AND region = ? AND alias_name > ?"
+        )
+        params: tuple[Any, ...] = (account_id, region, after_name)
+        if target_key_id is not None:
+            statement += " AND target_key_id = ?"
+            params += (target_key_id,)
+        statement += " ORDER BY alias_name LIMIT ?"
+        rows = self._read(statement, (*params, limit))
+        return [
+            AliasRow(
+                alias_name=str(row["alias_name"]),
+                target_key_id=str(row["target_key_id"]),
+                creation_date=float(row["creation_date"]),
+                last_updated_date=float(row["last_updated_date"]),
+            )
+            for row in rows
+        ]
+
+    def alias_names_of_key(self, key_id: str) -> list[str]:
+        rows = self._read(
+            "SELECT alias_name FROM keyledger_aliases WHERE target_key_id = ?",
+            (key_id,),
+        )
+        return [str(row["alias_name"]) for row in rows]
+
+    def keys_due_for_deletion(self, now_epoch: float, limit: int = 500) -> list[str]:
+        rows = self._read(
+            "SELECT key_id FROM keyledger_keys"
+            " WHERE deletion_due IS NOT NULL AND deletion_due <= ?"
+            " ORDER BY deletion_due LIMIT ?",
+            (now_epoch, limit),
+        )
+        return [str(row["key_id"]) for row in rows]
+
+    def wrapped_sealing_key(self, key_material_id: str) -> bytes | None:
+        rows = self._read(
+            "SELECT wrapped_sealing_key FROM keyledger_sealing_keys"
+            " WHERE key_material_id = ?",
+            (key_material_id,),
+        )
+        return bytes(rows[0]["wrapped_sealing_key"]) if rows else None
+
+    # Database access.
+
+    def _read(self, statement: str, params: tuple[Any, ...]) -> list[Mapping[str, Any]]:
+        try:
+            if self.is_postgres:
+                from events.postgres_store import to_postgres
+
+                with self._postgres_cursor() as cursor:
+                    cursor.execute(
+                        to_postgres(statement, self._datastore.schema), params
+                    )
+                    return list(cursor.fetchall())
+            with self._sqlite_cursor() as cursor:
+                cursor.execute(statement, params)
+                return list(cursor.fetchall())
+        except PersistenceError as error:
+            raise StoreUnavailable(str(error)) from error
+        except Exception as error:
+            if _is_database_error(error):
+                raise StoreUnavailable(str(error)) from error
+            raise
+
+    @contextmanager
+    def _sqlite_cursor(self) -> Iterator[Any]:
+        with self._datastore.get_connection(commit=False) as connection:
+            cursor = connection._sqlite_conn.cursor()
+            try:
+                yield cursor
+            finally:
+                cursor.close()
+
+    @contextmanager
+    def _postgres_cursor(self) -> Iterator[Any]:
+        with self._datastore.get_connection() as connection, connection.cursor() as cursor:
+            yield cursor
+
+
+def _is_database_error(error: Exception) -> bool:
+    module = type(error).__module__
+    return module.startswith(("sqlite3", "psycopg"))

@@ -1,0 +1,96 @@
+"""Key material at rest and in memory: sealing new material, opening stored material.
+
+Opened key material is cached per key material id. Material never changes
+once written, so the cache needs no freshness check of its own: callers reach
+it only through a key that the freshness check has just shown to exist.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+
+from domain.crypto import CryptoService, MaterialBinding, OpenedKeyMaterial, SealingError
+from domain.key import Key
+from events.projection import SealingKeyRow
+from events.store import Store
+
+MAX_OPENED_KEY_MATERIALS = 100_000
+
+
+class KeyMaterialUnavailable(Exception):
+    """Stored key material could not be opened: tampering, a wrong root key,
+    or a sealing key already erased. Clients see KMSInternalException."""
+
+
+class KeyMaterialVault:
+    def __init__(self, store: Store, crypto: CryptoService, root_key: bytes) -> None:
+        self._store = store
+        self._crypto = crypto
+        self._root_key = root_key
+        self._opened: dict[str, OpenedKeyMaterial] = {}
+        self._lock = threading.Lock()
+
+    def seal_new_material(
+        self, account_id: str, region: str, key_id: str
+    ) -> tuple[str, str, SealingKeyRow]:
+        """Make new key material for a key and seal it.
+
+        Returns the key material id, the sealed material (base64, for the
+        event) and the wrapped sealing key row to save in the same transaction.
+        """
+        key_material_id = self._crypto.new_key_material_id()
+        binding = MaterialBinding(account_id, region, key_id, key_material_id)
+        material = self._crypto.new_key_material()
+        sealed = self._crypto.seal(material, binding)
+        wrapped = self._crypto.wrap_sealing_key(
+            self._root_key, sealed.sealing_key, binding
+        )
+        return (
+            key_material_id,
+            base64.b64encode(sealed.sealed).decode("ascii"),
+            SealingKeyRow(key_material_id, key_id, wrapped),
+        )
+
+    def opened(self, key: Key, key_material_id: str) -> OpenedKeyMaterial:
+        """Return the key's material ``key_material_id``, ready for use."""
+        opened = self._opened.get(key_material_id)
+        if opened is not None and opened.key_id == key.key_id:
+            return opened
+        sealed = key.key_materials.get(key_material_id)
+        if sealed is None:
+            raise KeyMaterialUnavailable(
+                f"key {key.arn} has no key material {key_material_id}"
+            )
+        binding = MaterialBinding(
+            key.account_id, key.region, key.key_id, key_material_id
+        )
+        wrapped = self._store.wrapped_sealing_key(key_material_id)
+        if wrapped is None:
+            raise KeyMaterialUnavailable(
+                f"the sealing key of key material {key_material_id} of {key.arn} "
+                "is missing"
+            )
+        try:
+            sealing_key = self._crypto.unwrap_sealing_key(
+                self._root_key, wrapped, binding
+            )
+            material = self._crypto.open(
+                base64.b64decode(sealed), sealing_key, binding
+            )
+        except SealingError as error:
+            raise KeyMaterialUnavailable(
+                f"key material {key_material_id} of {key.arn} failed to open: {error}"
+            ) from None
+        opened = OpenedKeyMaterial(key.key_id, key_material_id, material)
+        with self._lock:
+            if len(self._opened) >= MAX_OPENED_KEY_MATERIALS:
+                self._opened.clear()
+            self._opened[key_material_id] = opened
+        return opened
+
+    def forget(self, key: Key) -> None:
+        """Drop a deleted key's opened material from memory."""
+        with self._lock:
+            for key_material_id in key.key_materials:
+                self._opened.pop(key_material_id, None)

@@ -1,0 +1,1 @@
+"""One module per KMS action, each with a ``handle(services, caller, params)``."""

@@ -1,0 +1,23 @@
+"""CancelKeyDeletion: Cancel a scheduled deletion; the key is left disabled, as in AWS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain.identifiers import KEY_FORMS
+from domain.principal import Caller
+from functions.keys import key_for_update
+from functions.services import Services
+
+
+def handle(
+    services: Services, caller: Caller, params: dict[str, Any]
+) -> dict[str, Any]:
+    key = key_for_update(
+        services, caller, "CancelKeyDeletion", params["KeyId"], KEY_FORMS
+    )
+
+    key.cancel_deletion(services.clock.now())
+
+    services.store.save(key)
+    return {"KeyId": key.arn}

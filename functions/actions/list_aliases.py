@@ -1,0 +1,52 @@
+"""ListAliases: the caller's aliases in this Region, by name, one page at a time.
+
+KeyLedger has no AWS managed keys, so it lists no ``alias/aws/*`` entries.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain.identifiers import KEY_FORMS, alias_arn
+from domain.principal import Caller
+from functions.keys import key_for_use
+from functions.services import Services
+from functions.wire import decode_marker, encode_marker
+
+DEFAULT_LIMIT = 100
+_MARKER_KIND = "aliases"
+
+
+def handle(
+    services: Services, caller: Caller, params: dict[str, Any]
+) -> dict[str, Any]:
+    limit = params.get("Limit", DEFAULT_LIMIT)
+    after_name = decode_marker(_MARKER_KIND, params.get("Marker")) or ""
+    target_key_id = None
+    if "KeyId" in params:
+        target_key_id = key_for_use(
+            services, caller, "ListAliases", params["KeyId"], KEY_FORMS
+        ).key_id
+    account_id = caller.principal.account_id
+
+    rows = services.store.list_aliases(
+        account_id, caller.region, after_name, limit + 1, target_key_id
+    )
+
+    page, truncated = rows[:limit], len(rows) > limit
+    result: dict[str, Any] = {
+        "Aliases": [
+            {
+                "AliasName": row.alias_name,
+                "AliasArn": alias_arn(caller.region, account_id, row.alias_name),
+                "TargetKeyId": row.target_key_id,
+                "CreationDate": row.creation_date,
+                "LastUpdatedDate": row.last_updated_date,
+            }
+            for row in page
+        ],
+        "Truncated": truncated,
+    }
+    if truncated:
+        result["NextMarker"] = encode_marker(_MARKER_KIND, page[-1].alias_name)
+    return result

@@ -1,0 +1,42 @@
+"""ListKeys: the caller's keys in this Region, oldest first, one page at a time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain.errors import InvalidMarkerException
+from domain.identifiers import key_arn
+from domain.principal import Caller
+from functions.services import Services
+from functions.wire import decode_marker, encode_marker
+
+DEFAULT_LIMIT = 100
+_MARKER_KIND = "keys"
+
+
+def handle(
+    services: Services, caller: Caller, params: dict[str, Any]
+) -> dict[str, Any]:
+    limit = params.get("Limit", DEFAULT_LIMIT)
+    marker = decode_marker(_MARKER_KIND, params.get("Marker"))
+    try:
+        after_position = int(marker) if marker is not None else 0
+    except ValueError:
+        raise InvalidMarkerException("The marker is not valid.") from None
+    account_id = caller.principal.account_id
+
+    rows = services.store.list_keys(
+        account_id, caller.region, after_position, limit + 1
+    )
+
+    page, truncated = rows[:limit], len(rows) > limit
+    result: dict[str, Any] = {
+        "Keys": [
+            {"KeyId": key_id, "KeyArn": key_arn(caller.region, account_id, key_id)}
+            for _, key_id in page
+        ],
+        "Truncated": truncated,
+    }
+    if truncated:
+        result["NextMarker"] = encode_marker(_MARKER_KIND, str(page[-1][0]))
+    return result

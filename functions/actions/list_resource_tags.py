@@ -1,0 +1,38 @@
+"""ListResourceTags: a key's tags, one page at a time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain.identifiers import KEY_FORMS
+from domain.principal import Caller
+from functions.keys import key_for_use
+from functions.services import Services
+from functions.wire import decode_marker, encode_marker, tags_to_wire
+
+DEFAULT_LIMIT = 50
+_MARKER_KIND = "tags"
+
+
+def handle(
+    services: Services, caller: Caller, params: dict[str, Any]
+) -> dict[str, Any]:
+    limit = params.get("Limit", DEFAULT_LIMIT)
+    marker = decode_marker(_MARKER_KIND, params.get("Marker"))
+    key = key_for_use(services, caller, "ListResourceTags", params["KeyId"], KEY_FORMS)
+
+    tags = sorted(key.tags.items())
+    # The marker is the last tag key of the previous page, so a tag removed
+    # between two pages does not make the next page skip or repeat entries.
+    start = 0
+    if marker is not None:
+        start = next(
+            (i for i, (name, _) in enumerate(tags) if name > marker), len(tags)
+        )
+
+    page = tags[start : start + limit]
+    truncated = start + limit < len(tags)
+    result: dict[str, Any] = {"Tags": tags_to_wire(dict(page)), "Truncated": truncated}
+    if truncated:
+        result["NextMarker"] = encode_marker(_MARKER_KIND, page[-1][0])
+    return result

@@ -1,0 +1,21 @@
+"""UntagResource: remove tags from a key; absent tag keys are ignored, as in AWS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain.identifiers import KEY_FORMS
+from domain.principal import Caller
+from functions.keys import key_for_update
+from functions.services import Services
+
+
+def handle(
+    services: Services, caller: Caller, params: dict[str, Any]
+) -> dict[str, Any]:
+    key = key_for_update(services, caller, "UntagResource", params["KeyId"], KEY_FORMS)
+
+    key.untag(params["TagKeys"], services.clock.now())
+
+    services.store.save(key)
+    return {}

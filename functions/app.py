@@ -1,0 +1,164 @@
+"""The FastAPI app: the local server and the single-function Lambda deployment."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+from fastapi import FastAPI, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from functions import protocol
+from functions.registry import FAST_ACTIONS
+from functions.services import Services
+from functions.sweep import run_sweep
+
+logger = logging.getLogger("keyledger.server")
+
+DEV_CLOCK_PATH = "/_keyledger/dev-clock"
+
+
+def _request_of(request: Request, body: bytes) -> protocol.HttpRequest:
+    return protocol.HttpRequest(
+        method=request.method,
+        path=request.url.path,
+        query_string=request.url.query,
+        headers=[
+            (name.decode("latin-1").lower(), value.decode("latin-1"))
+            for name, value in request.scope["headers"]
+        ],
+        body=body,
+        source_ip=request.client.host if request.client else "",
+    )
+
+
+def _response_of(response: protocol.HttpResponse) -> Response:
+    return Response(
+        content=response.body,
+        status_code=response.status,
+        headers=dict(response.headers),
+        media_type=protocol.CONTENT_TYPE,
+    )
+
+
+async def _sweep_forever(services: Services) -> None:
+    interval = services.settings.sweep_interval
+    while True:
+        try:
+            await run_in_threadpool(run_sweep, services)
+        except Exception:
+            logger.exception("sweep failed; it runs again in %s s", interval)
+        await asyncio.sleep(interval)
+
+
+def create_app(services: Services, *, run_sweeper: bool = True) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(_sweep_forever(services)) if run_sweeper else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    app = FastAPI(
+        title="KeyLedger",
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+
+    @app.post("/")
+    async def kms(request: Request) -> Response:
+        body = await _read_body(request)
+        if body is None:
+            call = protocol.Call()
+            return _response_of(
+                protocol.error_response(
+                    call,
+                    protocol.RequestEntityTooLargeException(
+                        f"The request body is larger than {protocol.MAX_BODY_BYTES} bytes."
+                    ),
+                )
+            )
+        http_request = _request_of(request, body)
+        call = protocol.Call()
+        try:
+            protocol.prepare(services, http_request, call, None)
+            if call.action in FAST_ACTIONS:
+                result = protocol.execute(services, call)
+            else:
+                result = await run_in_threadpool(protocol.execute, services, call)
+            return _response_of(protocol.success_response(call, result))
+        except Exception as error:
+            return _response_of(protocol.error_response(call, error))
+
+    @app.post(DEV_CLOCK_PATH)
+    async def advance_dev_clock(request: Request) -> Response:
+        return await _advance_dev_clock(services, request)
+
+    @app.api_route(
+        "/{path:path}", methods=["GET", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
+    )
+    async def other(request: Request) -> Response:
+        body = await _read_body(request) or b""
+        return _response_of(protocol.handle(services, _request_of(request, body)))
+
+    return app
+
+
+async def _read_body(request: Request) -> bytes | None:
+    """Read the body, or return None once it passes the size limit."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > protocol.MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _advance_dev_clock(services: Services, request: Request) -> Response:
+    """Move the dev clock forward: ``{"Seconds": N}``; loopback callers only."""
+    clock = services.dev_clock
+    client = request.client.host if request.client else ""
+    if clock is None or not _is_loopback(client):
+        return Response(
+            content=b'{"__type":"UnknownOperationException"}',
+            status_code=404,
+            media_type=protocol.CONTENT_TYPE,
+        )
+    try:
+        payload = await request.json()
+        seconds = float(payload["Seconds"])
+        if seconds < 0:
+            raise ValueError("negative")
+    except (ValueError, KeyError, TypeError):
+        return Response(
+            content=b'{"__type":"ValidationException","message":'
+            b'"Send {\\"Seconds\\": N} with N >= 0."}',
+            status_code=400,
+            media_type=protocol.CONTENT_TYPE,
+        )
+    now = clock.advance(timedelta(seconds=seconds))
+    logger.warning("dev clock advanced by %s s; it now reads %s", seconds, now)
+    await run_in_threadpool(run_sweep, services)
+    return Response(
+        content=f'{{"Now":{now.timestamp():.3f}}}'.encode(),
+        media_type=protocol.CONTENT_TYPE,
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,159 @@
+"""The ``keyledger`` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from functions.settings import Settings
+
+logger = logging.getLogger("keyledger.server")
+
+
+def _serve_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = subparsers.add_parser(
+        "serve",
+        help="start the KMS server",
+        description="Start the KMS server. Each flag overrides its KEYLEDGER_* "
+        "environment variable.",
+    )
+    serve.add_argument("--host", help="address to bind (KEYLEDGER_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="TCP port (KEYLEDGER_PORT, default 8080)")
+    serve.add_argument(
+        "--data-dir",
+        type=Path,
+        help="folder for the embedded store and the root key file (KEYLEDGER_DATA_DIR, "
+        "default $XDG_DATA_HOME/keyledger or ~/.local/share/keyledger)",
+    )
+    serve.add_argument(
+        "--credentials-file",
+        type=Path,
+        help="TOML file declaring the callers (KEYLEDGER_CREDENTIALS_FILE; default: "
+        "the development credential test/test)",
+    )
+    serve.add_argument(
+        "--database-url",
+        help="postgresql://user:password@host:port/database[?schema=NAME] to use "
+        "PostgreSQL instead of the embedded SQLite store (KEYLEDGER_DATABASE_URL)",
+    )
+    serve.add_argument(
+        "--root-key-file",
+        type=Path,
+        help="file of the 32-byte root key (KEYLEDGER_ROOT_KEY_FILE, default "
+        "<data-dir>/root.key); KEYLEDGER_ROOT_KEY in the environment wins over it",
+    )
+    serve.add_argument(
+        "--sweep-interval",
+        type=float,
+        help="seconds between sweeps for due deletions (KEYLEDGER_SWEEP_INTERVAL, "
+        "default 60)",
+    )
+    serve.add_argument(
+        "--dev-clock",
+        action="store_true",
+        default=None,
+        help="let loopback clients move the server's clock forward, for testing "
+        "(KEYLEDGER_DEV_CLOCK); never in production",
+    )
+    serve.add_argument(
+        "--log-level",
+        default=os.environ.get("KEYLEDGER_LOG_LEVEL", "info"),
+        help="debug, info, warning or error (KEYLEDGER_LOG_LEVEL, default info)",
+    )
+
+
+def settings_from(arguments: argparse.Namespace) -> Settings:
+    settings = Settings.from_environment()
+    for name in (
+        "host",
+        "port",
+        "data_dir",
+        "credentials_file",
+        "database_url",
+        "root_key_file",
+        "sweep_interval",
+        "dev_clock",
+    ):
+        value = getattr(arguments, name)
+        if value is not None:
+            setattr(settings, name, value)
+    return settings
+
+
+def serve(arguments: argparse.Namespace) -> int:
+    import uvicorn
+
+    from events.root_key import RootKeyError
+    from events.store import InvalidDatabaseUrl, StoreUnavailable, describe_store
+    from functions.app import create_app
+    from functions.credentials import CredentialsFileError
+    from functions.logs import configure_logging
+    from functions.services import build_services
+
+    configure_logging(arguments.log_level)
+    try:
+        settings = settings_from(arguments)
+        services = build_services(settings)
+    except (
+        CredentialsFileError,
+        RootKeyError,
+        StoreUnavailable,
+        InvalidDatabaseUrl,
+        ValueError,
+        OSError,
+    ) as error:
+        logger.error("cannot start: %s", error)
+        return 2
+    if settings.dev_clock:
+        logger.warning(
+            "DEV CLOCK ON: loopback clients can move this server's clock forward "
+            "with POST /_keyledger/dev-clock; never run production like this"
+        )
+    logger.info(
+        "KeyLedger listening on http://%s:%d, data directory %s, store %s",
+        settings.host,
+        settings.port,
+        settings.data_dir,
+        describe_store(settings.data_dir, settings.database_url),
+        extra={
+            "address": f"{settings.host}:{settings.port}",
+            "data_dir": str(settings.data_dir),
+            "store": describe_store(settings.data_dir, settings.database_url),
+        },
+    )
+    app = create_app(services)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+    )
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        services.close()
+        logger.info("KeyLedger stopped")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="keyledger",
+        description="KeyLedger: a key management service that speaks the AWS KMS API.",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    _serve_parser(subparsers)
+    arguments = parser.parse_args(argv)
+    if arguments.command == "serve":
+        return serve(arguments)
+    parser.error(f"unknown command {arguments.command}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,237 @@
+"""The AWS JSON 1.1 protocol, independent of any web framework.
+
+``POST /`` with ``X-Amz-Target: TrentService.<Action>``: authenticate with
+SigV4, validate the body against the service model, run the action's handler,
+and render the result or a KMS error body. No input reaches the client as a
+stack trace: anything unexpected becomes KMSInternalException, and the
+traceback goes to the log.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from domain.errors import (
+    DryRunOperationException,
+    KMSError,
+    KMSInternalException,
+    RequestEntityTooLargeException,
+    UnknownOperationException,
+    UnsupportedOperationException,
+)
+from domain.principal import Caller
+from events.store import ConcurrencyConflict, StoreUnavailable
+from events.vault import KeyMaterialUnavailable
+from functions.registry import HANDLER_MODULES, WRITING_ACTIONS, handler_for
+from functions.services import Services
+
+logger = logging.getLogger("keyledger.request")
+
+CONTENT_TYPE = "application/x-amz-json-1.1"
+TARGET_PREFIX = "TrentService."
+MAX_BODY_BYTES = 1024 * 1024
+MAX_WRITE_ATTEMPTS = 5
+INTERNAL_ERROR_MESSAGE = "An internal error occurred. The request was not completed."
+
+_ = DryRunOperationException  # named here so the error table stays complete
+
+
+@dataclass(slots=True)
+class HttpRequest:
+    method: str
+    path: str
+    query_string: str
+    headers: list[tuple[str, str]]
+    """Header names lower-cased, in the order received; names may repeat."""
+    body: bytes
+    source_ip: str = ""
+
+
+@dataclass(slots=True)
+class HttpResponse:
+    status: int
+    body: bytes
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Call:
+    """One request on its way through the protocol layer, for the log line."""
+
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    started: float = field(default_factory=time.perf_counter)
+    action: str | None = None
+    caller: Caller | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def header(request: HttpRequest, name: str) -> str | None:
+    for key, value in request.headers:
+        if key == name:
+            return value
+    return None
+
+
+def prepare(
+    services: Services, request: HttpRequest, call: Call, only_action: str | None
+) -> None:
+    """Find the action, authenticate the caller and validate the body.
+
+    Fills in ``call``; raises a KMSError for any refusal.
+    """
+    if len(request.body) > MAX_BODY_BYTES:
+        raise RequestEntityTooLargeException(
+            f"The request body is larger than {MAX_BODY_BYTES} bytes."
+        )
+    target = header(request, "x-amz-target") or ""
+    action = target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else ""
+    if request.method != "POST" or not action:
+        raise UnknownOperationException("")
+    model_actions = services.operation_names
+    if action not in model_actions or (only_action and action != only_action):
+        raise UnknownOperationException("")
+    call.action = action
+    call.caller = services.verifier.verify(
+        request.method,
+        request.path,
+        request.query_string,
+        request.headers,
+        request.body,
+    )
+    if action not in HANDLER_MODULES:
+        # TODO: the actions of asymmetric and HMAC keys, rotation, import,
+        # key policies, grants, custom key stores and multi-Region keys.
+        raise UnsupportedOperationException(
+            f"KeyLedger does not implement {action} yet."
+        )
+    call.params = services.validator.validate(action, request.body)
+    if call.params.get("DryRun"):
+        # TODO: DryRun needs the access checks it exists to exercise.
+        raise UnsupportedOperationException("KeyLedger does not support DryRun yet.")
+
+
+def execute(services: Services, call: Call) -> dict[str, Any]:
+    """Run the action's handler, retrying a write that lost a concurrency race."""
+    action = call.action
+    caller = call.caller
+    if action is None or caller is None:
+        raise KMSInternalException(INTERNAL_ERROR_MESSAGE)
+    handler = handler_for(action)
+    if handler is None:
+        raise UnsupportedOperationException(
+            f"KeyLedger does not implement {action} yet."
+        )
+    attempts = MAX_WRITE_ATTEMPTS if action in WRITING_ACTIONS else 1
+    for attempt in range(1, attempts + 1):
+        try:
+            return handler(services, caller, call.params)
+        except ConcurrencyConflict:
+            logger.info(
+                "write lost an optimistic-concurrency race; retrying",
+                extra={
+                    "operation": action,
+                    "request_id": call.request_id,
+                    "attempt": attempt,
+                },
+            )
+    logger.error(
+        "write could not commit after %d attempts",
+        attempts,
+        extra={"operation": action, "request_id": call.request_id},
+    )
+    raise KMSInternalException(INTERNAL_ERROR_MESSAGE)
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, datetime):
+        return round(value.timestamp(), 3)
+    raise TypeError(f"cannot serialize {type(value).__name__}")
+
+
+def success_response(call: Call, result: dict[str, Any]) -> HttpResponse:
+    body = json.dumps(result, default=_json_default, separators=(",", ":"))
+    _log(call, "success", result=result)
+    return HttpResponse(200, body.encode("utf-8"), _headers(call))
+
+
+def error_response(call: Call, error: BaseException) -> HttpResponse:
+    """Render any failure as a KMS error body; log what the client is not shown."""
+    if not isinstance(error, KMSError):
+        if isinstance(error, StoreUnavailable | KeyMaterialUnavailable):
+            logger.error(
+                "request failed: %s",
+                error,
+                extra={"operation": call.action, "request_id": call.request_id},
+            )
+        else:
+            logger.error(
+                "unexpected error",
+                exc_info=(type(error), error, error.__traceback__),
+                extra={"operation": call.action, "request_id": call.request_id},
+            )
+        error = KMSInternalException(INTERNAL_ERROR_MESSAGE)
+    body: dict[str, str] = {"__type": error.name}
+    if error.message:
+        body["message"] = error.message
+    _log(call, "error", error_type=error.name)
+    return HttpResponse(error.status, json.dumps(body).encode("utf-8"), _headers(call))
+
+
+def handle(
+    services: Services, request: HttpRequest, only_action: str | None = None
+) -> HttpResponse:
+    """Serve one request start to finish, blocking; for Lambda and tests."""
+    call = Call()
+    try:
+        prepare(services, request, call, only_action)
+        return success_response(call, execute(services, call))
+    except Exception as error:
+        return error_response(call, error)
+
+
+def _headers(call: Call) -> list[tuple[str, str]]:
+    return [("content-type", CONTENT_TYPE), ("x-amzn-requestid", call.request_id)]
+
+
+def _log(
+    call: Call,
+    outcome: str,
+    result: dict[str, Any] | None = None,
+    error_type: str | None = None,
+) -> None:
+    if not logger.isEnabledFor(logging.INFO):
+        return
+    extra: dict[str, Any] = {
+        "operation": call.action,
+        "request_id": call.request_id,
+        "outcome": outcome,
+        "duration_ms": round((time.perf_counter() - call.started) * 1000, 3),
+    }
+    if call.caller is not None:
+        extra["principal"] = call.caller.principal.arn
+        extra["region"] = call.caller.region
+    key_arn = _key_arn_of(result)
+    if key_arn:
+        extra["key_arn"] = key_arn
+    if error_type:
+        extra["error_type"] = error_type
+    logger.info("request", extra=extra)
+
+
+def _key_arn_of(result: dict[str, Any] | None) -> str | None:
+    if not result:
+        return None
+    metadata = result.get("KeyMetadata")
+    if isinstance(metadata, dict):
+        return str(metadata.get("Arn"))
+    key_id = result.get("KeyId")
+    return str(key_id) if key_id else None

@@ -1,0 +1,65 @@
+"""The dependencies every handler receives, built once per process."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from domain.clock import AdjustableClock, Clock, SystemClock
+from domain.crypto import CryptoService
+from events.root_key import load_or_create_root_key_file, root_key_from_environment
+from events.store import Store
+from events.vault import KeyMaterialVault
+from functions.credentials import CredentialStore
+from functions.settings import Settings
+from functions.sigv4 import SigV4Verifier
+from functions.service_model import kms_operation_names
+from functions.validation import RequestValidator, load_validator
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    crypto: CryptoService
+    vault: KeyMaterialVault
+    clock: Clock
+    verifier: SigV4Verifier
+    validator: RequestValidator
+    operation_names: frozenset[str]
+
+    @property
+    def dev_clock(self) -> AdjustableClock | None:
+        return self.clock if isinstance(self.clock, AdjustableClock) else None
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def build_services(settings: Settings, clock: Clock | None = None) -> Services:
+    """Open the store and wire every dependency from ``settings``."""
+    if clock is None:
+        clock = AdjustableClock() if settings.dev_clock else SystemClock()
+    root_key_text = os.environ.get("KEYLEDGER_ROOT_KEY")
+    if root_key_text:
+        root_key = root_key_from_environment(root_key_text)
+    else:
+        root_key = load_or_create_root_key_file(settings.root_key_path)
+    store = Store(Path(settings.data_dir), settings.database_url)
+    crypto = CryptoService()
+    if settings.credentials_file:
+        credentials = CredentialStore.from_file(settings.credentials_file)
+    else:
+        credentials = CredentialStore.development_default()
+    validator = load_validator()
+    return Services(
+        settings=settings,
+        store=store,
+        crypto=crypto,
+        vault=KeyMaterialVault(store, crypto, root_key),
+        clock=clock,
+        verifier=SigV4Verifier(credentials, now=clock.now),
+        validator=validator,
+        operation_names=kms_operation_names(),
+    )

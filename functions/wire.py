@@ -1,0 +1,112 @@
+"""Shapes of the KMS wire format shared by several actions."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from domain.errors import (
+    InvalidMarkerException,
+    TagException,
+    UnsupportedOperationException,
+)
+from domain.key import Key, SYMMETRIC_DEFAULT
+from domain.key_state import KeyState
+
+MAX_TAGS_PER_KEY = 50
+_RESERVED_TAG_PREFIX = "aws:"
+
+
+def key_metadata(key: Key) -> dict[str, Any]:
+    """Build KeyMetadata as DescribeKey returns it."""
+    metadata: dict[str, Any] = {
+        "AWSAccountId": key.account_id,
+        "KeyId": key.key_id,
+        "Arn": key.arn,
+        "CreationDate": key.creation_date,
+        "Enabled": key.state is KeyState.ENABLED,
+        "Description": key.description,
+        "KeyUsage": key.key_usage,
+        "KeyState": key.state.value,
+        "Origin": key.origin,
+        "KeyManager": "CUSTOMER",
+        "CustomerMasterKeySpec": key.key_spec,
+        "KeySpec": key.key_spec,
+        "EncryptionAlgorithms": [SYMMETRIC_DEFAULT],
+        "MultiRegion": key.multi_region,
+        "CurrentKeyMaterialId": key.current_key_material_id,
+    }
+    if key.state is KeyState.PENDING_DELETION:
+        metadata["DeletionDate"] = key.deletion_date
+        metadata["PendingDeletionWindowInDays"] = key.pending_window_in_days
+    return metadata
+
+
+def to_epoch(value: datetime) -> float:
+    return round(value.timestamp(), 3)
+
+
+def encode_marker(kind: str, position: str) -> str:
+    return base64.urlsafe_b64encode(f"{kind}:{position}".encode()).decode("ascii")
+
+
+def decode_marker(kind: str, marker: str | None) -> str | None:
+    """Return the position a marker from an earlier page stands for.
+
+    Markers are opaque to clients; one that this server did not issue for
+    this list gets InvalidMarkerException, as AWS answers.
+    """
+    if marker is None:
+        return None
+    try:
+        text = base64.urlsafe_b64decode(marker.encode("ascii")).decode("utf-8")
+    except (binascii.Error, UnicodeError, ValueError):
+        raise InvalidMarkerException("The marker is not valid.") from None
+    prefix = f"{kind}:"
+    if not text.startswith(prefix):
+        raise InvalidMarkerException("The marker is not valid.")
+    return text[len(prefix) :]
+
+
+def tags_from_wire(tags: Sequence[Mapping[str, str]]) -> dict[str, str]:
+    """Check a Tags parameter as KMS does and return it as a mapping."""
+    result: dict[str, str] = {}
+    for tag in tags:
+        tag_key = tag["TagKey"]
+        if tag_key.lower().startswith(_RESERVED_TAG_PREFIX):
+            raise TagException(
+                f"Tag keys beginning with '{_RESERVED_TAG_PREFIX}' are reserved "
+                f"for AWS use: {tag_key}"
+            )
+        if tag_key in result:
+            raise TagException(f"Duplicate tag key {tag_key} in the request.")
+        result[tag_key] = tag["TagValue"]
+    return result
+
+
+def check_tag_count(existing: Mapping[str, str], added: Mapping[str, str]) -> None:
+    total = len({**existing, **added})
+    if total > MAX_TAGS_PER_KEY:
+        raise TagException(
+            f"A key can have at most {MAX_TAGS_PER_KEY} tags; "
+            f"this request would give it {total}."
+        )
+
+
+def tags_to_wire(tags: Mapping[str, str]) -> list[dict[str, str]]:
+    return [{"TagKey": k, "TagValue": v} for k, v in tags.items()]
+
+
+def reject_unsupported(params: Mapping[str, Any], *names: str) -> None:
+    """Refuse parameters whose behaviour KeyLedger does not have yet.
+
+    TODO: Recipient (Nitro Enclaves attestation) and custom key stores.
+    """
+    for name in names:
+        if params.get(name) is not None:
+            raise UnsupportedOperationException(
+                f"KeyLedger does not support the {name} parameter yet."
+            )
