@@ -10,6 +10,7 @@ seen on the next request and a cached key is never stale.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -124,8 +125,12 @@ class Store:
             self._events_table = f'"{schema}"."{self._events_table}"'
         self._cache: dict[str, Key] = {}
         self._cache_lock = threading.Lock()
+        self._readers = threading.local()
+        self._reader_connections: list[sqlite3.Connection] = []
 
     def close(self) -> None:
+        for connection in self._reader_connections:
+            connection.close()
         self._app.close()
 
     # Writing.
@@ -306,15 +311,43 @@ class Store:
                         to_postgres(statement, self._datastore.schema), params
                     )
                     return list(cursor.fetchall())
-            with self._sqlite_cursor() as cursor:
-                cursor.execute(statement, params)
+            cursor = self._sqlite_reader().execute(statement, params)
+            try:
                 return list(cursor.fetchall())
+            finally:
+                cursor.close()
         except PersistenceError as error:
             raise StoreUnavailable(str(error)) from error
         except Exception as error:
             if _is_database_error(error):
                 raise StoreUnavailable(str(error)) from error
             raise
+
+    def _sqlite_reader(self) -> sqlite3.Connection:
+        """Return this thread's read connection to the SQLite file.
+
+        Reads run on every request, so they skip the library's pool (its
+        bookkeeping costs more than the query) and use one connection per
+        thread in autocommit mode: each SELECT sees the latest commit.
+        """
+        connection: sqlite3.Connection | None = getattr(
+            self._readers, "connection", None
+        )
+        if connection is None:
+            connection = sqlite3.connect(
+                self._datastore.pool.db_name,
+                uri=True,
+                check_same_thread=False,
+                isolation_level=None,
+                timeout=30,
+            )
+            connection.row_factory = sqlite3.Row
+            connection.execute("PRAGMA synchronous=FULL")
+            connection.execute("PRAGMA secure_delete=ON")
+            self._readers.connection = connection
+            with self._cache_lock:
+                self._reader_connections.append(connection)
+        return connection
 
     @contextmanager
     def _sqlite_cursor(self) -> Iterator[Any]:
