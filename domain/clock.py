@@ -36,6 +36,11 @@ class AdjustableClock:
         return self._base.now() + self._offset
 
     @property
+    def wall_clock(self) -> Clock:
+        """The clock underneath, which the offset does not move."""
+        return self._base
+
+    @property
     def offset(self) -> timedelta:
         return self._offset
 

@@ -39,7 +39,7 @@ arn = "arn:aws:iam::012345678901:user/alice"
 
 def entry(**fields: object) -> str:
     """Return one [[principals]] table; a value of None leaves the key out."""
-    values = {
+    values: dict[str, object] = {
         "access_key_id": "AKIAEXAMPLE",
         "secret_access_key": SECRET,
         "account_id": "111122223333",
@@ -129,7 +129,9 @@ def test_repr_hides_secret_and_token() -> None:
 
 def test_identity_policy_is_rejected() -> None:
     policy = '{"Version": "2012-10-17", "Statement": []}'
-    text = entry() + entry(access_key_id="AKIAPOLICY") + f"identity_policy = '{policy}'\n"
+    text = (
+        entry() + entry(access_key_id="AKIAPOLICY") + f"identity_policy = '{policy}'\n"
+    )
 
     message = load_error(text)
 
@@ -146,7 +148,9 @@ def test_identity_policy_file_is_rejected() -> None:
 
 
 def test_unknown_key_is_rejected() -> None:
-    message = load_error(entry() + entry(access_key_id="AKIASECOND", region="us-east-1"))
+    message = load_error(
+        entry() + entry(access_key_id="AKIASECOND", region="us-east-1")
+    )
 
     assert "entry 2" in message
     assert "unknown key(s) region" in message
@@ -169,13 +173,17 @@ def test_duplicate_access_key_is_rejected() -> None:
 
 @pytest.mark.parametrize("field", ["access_key_id", "secret_access_key", "account_id"])
 def test_missing_field_is_rejected(field: str) -> None:
-    message = load_error(entry() + entry(access_key_id="AKIASECOND", **{field: None}))
+    fields: dict[str, object] = {"access_key_id": "AKIASECOND", field: None}
+
+    message = load_error(entry() + entry(**fields))
 
     assert "entry 2" in message
     assert f"{field} is missing" in message
 
 
-@pytest.mark.parametrize("account_id", ["11112222333", "1111222233334", "11112222333a", ""])
+@pytest.mark.parametrize(
+    "account_id", ["11112222333", "1111222233334", "11112222333a", ""]
+)
 def test_bad_account_id_is_rejected(account_id: str) -> None:
     message = load_error(entry(account_id=account_id))
 
@@ -233,7 +241,9 @@ def test_non_string_secret_is_rejected() -> None:
     assert "12345" not in message
 
 
-@pytest.mark.parametrize("field", ["secret_access_key", "session_token", "access_key_id"])
+@pytest.mark.parametrize(
+    "field", ["secret_access_key", "session_token", "access_key_id"]
+)
 def test_empty_value_is_rejected(field: str) -> None:
     message = load_error(entry(**{field: ""}))
 
