@@ -62,7 +62,12 @@ class _KeyLedgerApplication(Application[uuid.UUID]):
         return Environment(name, dict(env or {}))
 
 
-def store_environment(data_dir: Path, database_url: str | None) -> dict[str, str]:
+def store_environment(
+    data_dir: Path,
+    database_url: str | None,
+    pool_size: int = 10,
+    pre_ping: bool = False,
+) -> dict[str, str]:
     """Build the eventsourcing settings for the embedded or the PostgreSQL store."""
     if not database_url:
         return {
@@ -88,7 +93,8 @@ def store_environment(data_dir: Path, database_url: str | None) -> dict[str, str
         "POSTGRES_USER": unquote(parts.username or "postgres"),
         "POSTGRES_PASSWORD": unquote(parts.password or ""),
         "POSTGRES_CONNECT_TIMEOUT": "10",
-        "POSTGRES_POOL_SIZE": "10",
+        "POSTGRES_POOL_SIZE": str(pool_size),
+        "POSTGRES_PRE_PING": "y" if pre_ping else "n",
         "POSTGRES_LOCK_TIMEOUT": "10",
     }
     if "schema" in query:
@@ -108,11 +114,17 @@ def describe_store(data_dir: Path, database_url: str | None) -> str:
 class Store:
     """Keys and aliases, their lookup tables and the sealing-key table."""
 
-    def __init__(self, data_dir: Path, database_url: str | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        database_url: str | None = None,
+        pool_size: int = 10,
+        pre_ping: bool = False,
+    ) -> None:
         self.is_postgres = bool(database_url)
         if not self.is_postgres:
             data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        env = store_environment(data_dir, database_url)
+        env = store_environment(data_dir, database_url, pool_size, pre_ping)
         try:
             self._app = _KeyLedgerApplication(env)
         except (PersistenceError, OSError) as error:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from functools import cache
 
-import botocore.session
+from botocore.loaders import create_loader
 from botocore.model import ServiceModel
 
 
 @cache
 def kms_service_model() -> ServiceModel:
-    return botocore.session.get_session().get_service_model("kms")
+    """Load botocore's KMS model file directly; a botocore session costs more."""
+    return ServiceModel(create_loader().load_service_model("kms", "service-2"), "kms")
 
 
 @cache

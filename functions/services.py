@@ -46,7 +46,12 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         root_key = root_key_from_environment(root_key_text)
     else:
         root_key = load_or_create_root_key_file(settings.root_key_path)
-    store = Store(Path(settings.data_dir), settings.database_url)
+    store = Store(
+        Path(settings.data_dir),
+        settings.database_url,
+        settings.database_pool_size,
+        settings.database_pre_ping,
+    )
     crypto = CryptoService()
     if settings.credentials_file:
         credentials = CredentialStore.from_file(settings.credentials_file)

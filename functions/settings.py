@@ -31,6 +31,11 @@ class Settings:
     root_key_file: Path | None = None
     sweep_interval: float = DEFAULT_SWEEP_INTERVAL_SECONDS
     dev_clock: bool = False
+    database_pool_size: int = 10
+    """PostgreSQL connections each process keeps open."""
+    database_pre_ping: bool = False
+    """Test each PostgreSQL connection before use: for processes that sleep
+    between requests, like a frozen Lambda container, whose connections die."""
 
     @property
     def root_key_path(self) -> Path:
@@ -54,4 +59,6 @@ class Settings:
         if environ.get("KEYLEDGER_SWEEP_INTERVAL"):
             settings.sweep_interval = float(environ["KEYLEDGER_SWEEP_INTERVAL"])
         settings.dev_clock = _flag("KEYLEDGER_DEV_CLOCK")
+        if environ.get("KEYLEDGER_DATABASE_POOL_SIZE"):
+            settings.database_pool_size = int(environ["KEYLEDGER_DATABASE_POOL_SIZE"])
         return settings

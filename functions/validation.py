@@ -20,7 +20,6 @@ import functools
 import json
 from typing import Any, Final
 
-from botocore.loaders import create_loader
 from botocore.model import ServiceModel
 
 from domain.errors import (
@@ -28,6 +27,7 @@ from domain.errors import (
     UnknownOperationException,
     ValidationException,
 )
+from functions.service_model import kms_service_model
 from functions.service_rules import SERVICE_RULES, ServiceRule
 from functions.shape_checks import (
     _HUGE_INTEGER,
@@ -166,6 +166,5 @@ def _empty_input_checker(value: Any, path: str, errors: list[str]) -> Any:
 @functools.cache
 def load_validator() -> RequestValidator:
     """Return the process-wide validator for the KMS model that botocore ships."""
-    loader = create_loader()
-    model = ServiceModel(loader.load_service_model("kms", "service-2"), "kms")
+    model = kms_service_model()
     return RequestValidator(model)
