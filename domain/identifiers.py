@@ -17,9 +17,11 @@ from domain.errors import NotFoundException
 
 _KEY_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _MULTI_REGION_KEY_ID = re.compile(r"mrk-[0-9a-f]{32}")
+# KeyLedger's keys and aliases are all in the aws partition, so an ARN of
+# another partition (aws-cn, aws-us-gov) names none of them.
 _ARN = re.compile(
-    r"arn:(?P<partition>aws[a-z-]*):kms:(?P<region>[a-z0-9-]+):"
-    r"(?P<account>\d{12}):(?P<kind>key|alias)/(?P<name>.+)"
+    r"arn:aws:kms:(?P<region>[a-z0-9-]+):"
+    r"(?P<account>[0-9]{12}):(?P<kind>key|alias)/(?P<name>.+)"
 )
 ALIAS_PREFIX = "alias/"
 AWS_ALIAS_PREFIX = "alias/aws/"

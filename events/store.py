@@ -10,6 +10,7 @@ seen on the next request and a cached key is never stale.
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 import threading
 import uuid
@@ -138,6 +139,7 @@ class Store:
         self._cache: dict[str, Key] = {}
         self._cache_lock = threading.Lock()
         self._readers = threading.local()
+        self._shred_pending = False
         self._reader_connections: list[sqlite3.Connection] = []
 
     def close(self) -> None:
@@ -161,24 +163,62 @@ class Store:
         if changes.shreds_key_material:
             self.shred()
 
-    def shred(self) -> None:
+    def shred(self) -> bool:
         """Push erased sealing keys out of every file the database keeps.
 
         SQLite overwrites deleted rows in place (``secure_delete``), but older
         pages can linger in the write-ahead log until it is checkpointed and
         truncated. PostgreSQL keeps dead rows until the table is rewritten.
+        Either can be held back by another connection's open read; then this
+        returns False, logs a warning, and the next sweep tries again.
+
+        NOTE: PostgreSQL also writes every row to its own write-ahead log,
+        which keeps a deleted row until the segment is recycled, and longer in
+        WAL archives, replicas and backups. Those hold wrapped sealing keys.
         """
         try:
-            if self.is_postgres:
-                with self._postgres_cursor() as cursor:
-                    cursor.execute(
-                        f'VACUUM FULL "{self._datastore.schema}".keyledger_sealing_keys'
-                    )
-            else:
-                with self._sqlite_cursor() as cursor:
-                    cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            done = self._shred_postgres() if self.is_postgres else self._shred_sqlite()
         except Exception:
             logger.exception("erasing sealing keys from disk failed; will retry")
+            done = False
+        if not done:
+            logger.warning(
+                "erased sealing keys are not yet off the disk because another "
+                "connection holds an old snapshot; the next sweep tries again"
+            )
+        self._shred_pending = not done
+        return done
+
+    def retry_shred(self) -> None:
+        """Finish an erasure that an earlier :meth:`shred` could not complete."""
+        if self._shred_pending:
+            self.shred()
+
+    def _shred_sqlite(self) -> bool:
+        with self._sqlite_cursor() as cursor:
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            busy, _, _ = cursor.fetchone()
+        return int(busy) == 0
+
+    def _shred_postgres(self) -> bool:
+        notices: list[str] = []
+
+        def collect(diagnostic: Any) -> None:
+            notices.append(f"{diagnostic.message_primary} {diagnostic.message_detail}")
+
+        with self._datastore.get_connection() as connection:
+            connection.add_notice_handler(collect)
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "VACUUM (FULL, VERBOSE) "
+                        f'"{self._datastore.schema}".keyledger_sealing_keys'
+                    )
+            finally:
+                connection.remove_notice_handler(collect)
+        # VERBOSE reports rows it had to keep for an older snapshot as
+        # "N dead row versions cannot be removed yet".
+        return not any(_kept_dead_rows(notice) for notice in notices)
 
     # Reading aggregates.
 
@@ -374,6 +414,11 @@ class Store:
     def _postgres_cursor(self) -> Iterator[Any]:
         with self._datastore.get_connection() as connection, connection.cursor() as cursor:
             yield cursor
+
+
+def _kept_dead_rows(notice: str) -> bool:
+    match = re.search(r"(\d+) dead row versions cannot be removed yet", notice)
+    return bool(match and int(match.group(1)) > 0)
 
 
 def _is_database_error(error: Exception) -> bool:

@@ -26,6 +26,7 @@ class SweepReport:
 def run_sweep(services: Services) -> SweepReport:
     report = SweepReport()
     store = services.store
+    store.retry_shred()
     now = services.clock.now()
     for key_id in store.keys_due_for_deletion(now.timestamp()):
         key = store.load_key(key_id)
