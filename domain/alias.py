@@ -44,9 +44,7 @@ def check_alias_name(alias_name: str) -> None:
             "which is reserved for AWS managed keys."
         )
     # The service model's pattern also admits ':', which KMS itself rejects.
-    if len(alias_name) > MAX_ALIAS_NAME_LENGTH or not _ALIAS_NAME.fullmatch(
-        alias_name
-    ):
+    if len(alias_name) > MAX_ALIAS_NAME_LENGTH or not _ALIAS_NAME.fullmatch(alias_name):
         raise InvalidAliasNameException(
             f"Alias {alias_name} is not valid: an alias name has 1 to 256 "
             "characters, only letters, digits, '/', '_' and '-'."

@@ -216,10 +216,7 @@ class Key(Aggregate):
     def cancel_deletion(self, now: datetime) -> None:
         self.check_exists()
         if self.state is not KeyState.PENDING_DELETION:
-            raise KMSInvalidStateException(
-                f"{self.arn} is not pending deletion (current state is "
-                f"{self.state.value})."
-            )
+            raise KMSInvalidStateException(f"{self.arn} is not pending deletion.")
         self.trigger_event(self.KeyDeletionCancelled, timestamp=now)
 
     def is_deletion_due(self, now: datetime) -> bool:

@@ -12,6 +12,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
 
 from events.projection import CREATE_TABLES, IndexChanges
 
+_LOCK_PREFIX = "keyledger.create_table:"
 _TABLE_NAME = re.compile(r"\bkeyledger_(keys|aliases|sealing_keys)\b(?!_)")
 
 
@@ -26,11 +27,25 @@ class KeyLedgerPostgresRecorder(PostgresApplicationRecorder):
     """Appends events and, in the same transaction, the lookup-table writes."""
 
     def create_table(self) -> None:
-        super().create_table()
+        # CREATE TABLE IF NOT EXISTS is not safe against a concurrent CREATE
+        # of the same table: the loser fails on pg_type's unique index. So
+        # servers starting at once on an empty schema take turns, holding a
+        # session-level advisory lock named after the schema.
         schema = self.datastore.schema
-        with self.datastore.transaction(commit=True) as curs:
-            for statement in CREATE_TABLES["postgres"]:
-                curs.execute(to_postgres(statement, schema))
+        with self.datastore.get_connection() as connection:
+            connection.execute(
+                "SELECT pg_advisory_lock(hashtext(%s))", (_LOCK_PREFIX + schema,)
+            )
+            try:
+                super().create_table()
+                with self.datastore.transaction(commit=True) as curs:
+                    for statement in CREATE_TABLES["postgres"]:
+                        curs.execute(to_postgres(statement, schema))
+            finally:
+                connection.execute(
+                    "SELECT pg_advisory_unlock(hashtext(%s))", (_LOCK_PREFIX + schema,)
+                )
+                connection.commit()
 
     def _insert_events(
         self,

@@ -11,7 +11,13 @@ from datetime import timedelta
 
 from fastapi import FastAPI, Request, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from domain.errors import (
+    RequestEntityTooLargeException,
+    UnknownOperationException,
+    ValidationException,
+)
 from functions import protocol
 from functions.registry import FAST_ACTIONS
 from functions.services import Services
@@ -20,6 +26,9 @@ from functions.sweep import run_sweep
 logger = logging.getLogger("keyledger.server")
 
 DEV_CLOCK_PATH = "/_keyledger/dev-clock"
+# 100 years: far past any deletion window or rotation period, and well inside
+# what timedelta and datetime can represent.
+_MAX_DEV_CLOCK_STEP_SECONDS = 100 * 366 * 86400.0
 
 
 def _request_of(request: Request, body: bytes) -> protocol.HttpRequest:
@@ -79,13 +88,9 @@ def create_app(services: Services, *, run_sweeper: bool = True) -> FastAPI:
     async def kms(request: Request) -> Response:
         body = await _read_body(request)
         if body is None:
-            call = protocol.Call()
-            return _response_of(
-                protocol.error_response(
-                    call,
-                    protocol.RequestEntityTooLargeException(
-                        f"The request body is larger than {protocol.MAX_BODY_BYTES} bytes."
-                    ),
+            return _error_of(
+                RequestEntityTooLargeException(
+                    f"The request body is larger than {protocol.MAX_BODY_BYTES} bytes."
                 )
             )
         http_request = _request_of(request, body)
@@ -105,13 +110,35 @@ def create_app(services: Services, *, run_sweeper: bool = True) -> FastAPI:
         return await _advance_dev_clock(services, request)
 
     @app.api_route(
-        "/{path:path}", methods=["GET", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
+        "/{path:path}",
+        methods=["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"],
     )
     async def other(request: Request) -> Response:
+        if request.method == "POST":
+            # The KMS endpoint is POST / alone; another path names no action.
+            return _error_of(UnknownOperationException(""))
         body = await _read_body(request) or b""
         return _response_of(protocol.handle(services, _request_of(request, body)))
 
+    @app.exception_handler(StarletteHTTPException)
+    async def framework_error(request: Request, error: Exception) -> Response:
+        # Starlette's own refusals (an unrouted method, say) would otherwise
+        # reach the client as {"detail": ...} instead of a KMS error body.
+        return _error_of(UnknownOperationException(""))
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(request: Request, error: Exception) -> Response:
+        return _error_of(error)
+
     return app
+
+
+def _error_of(error: BaseException, status: int | None = None) -> Response:
+    """Render ``error`` as a KMS error body with a request id of its own."""
+    response = protocol.error_response(protocol.Call(), error)
+    if status is not None:
+        response.status = status
+    return _response_of(response)
 
 
 async def _read_body(request: Request) -> bytes | None:
@@ -131,22 +158,19 @@ async def _advance_dev_clock(services: Services, request: Request) -> Response:
     clock = services.dev_clock
     client = request.client.host if request.client else ""
     if clock is None or not _is_loopback(client):
-        return Response(
-            content=b'{"__type":"UnknownOperationException"}',
-            status_code=404,
-            media_type=protocol.CONTENT_TYPE,
-        )
+        # Answered as if the path did not exist, so it reveals nothing.
+        return _error_of(UnknownOperationException(""), status=404)
     try:
         payload = await request.json()
         seconds = float(payload["Seconds"])
-        if seconds < 0:
-            raise ValueError("negative")
-    except (ValueError, KeyError, TypeError):
-        return Response(
-            content=b'{"__type":"ValidationException","message":'
-            b'"Send {\\"Seconds\\": N} with N >= 0."}',
-            status_code=400,
-            media_type=protocol.CONTENT_TYPE,
+        if not 0 <= seconds < _MAX_DEV_CLOCK_STEP_SECONDS:
+            raise ValueError("out of range")
+    except (ValueError, KeyError, TypeError, OverflowError):
+        return _error_of(
+            ValidationException(
+                'Send {"Seconds": N} with N a number of seconds from 0 to '
+                f"{_MAX_DEV_CLOCK_STEP_SECONDS:.0f}."
+            )
         )
     now = clock.advance(timedelta(seconds=seconds))
     logger.warning("dev clock advanced by %s s; it now reads %s", seconds, now)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -63,6 +64,27 @@ def _serve_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
         default=os.environ.get("KEYLEDGER_LOG_LEVEL", "info"),
         help="debug, info, warning or error (KEYLEDGER_LOG_LEVEL, default info)",
     )
+
+
+class StopRequested(Exception):
+    """SIGINT or SIGTERM arrived: leave the server loop and close the store."""
+
+    def __init__(self, signal_number: int) -> None:
+        super().__init__(signal_number)
+        self.signal_name = signal.Signals(signal_number).name
+
+
+def _raise_stop(signal_number: int, _: object) -> None:
+    raise StopRequested(signal_number)
+
+
+def _stop_on_signals() -> None:
+    # uvicorn shuts down gracefully on these signals, then restores the
+    # handlers it found and raises the signal again. Finding these handlers,
+    # it lands here instead of dying, so the store is closed and the process
+    # exits with status 0.
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signal_number, _raise_stop)
 
 
 def settings_from(arguments: argparse.Namespace) -> Settings:
@@ -125,6 +147,7 @@ def serve(arguments: argparse.Namespace) -> int:
         },
     )
     app = create_app(services)
+    _stop_on_signals()
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -135,6 +158,8 @@ def serve(arguments: argparse.Namespace) -> int:
     )
     try:
         uvicorn.Server(config).run()
+    except StopRequested as stop:
+        logger.info("stopping on signal %s", stop.signal_name)
     finally:
         services.close()
         logger.info("KeyLedger stopped")

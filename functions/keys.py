@@ -45,7 +45,8 @@ def resolve_key_id(
     if reference.account_id is not None and reference.account_id != account_id:
         raise access_denied(caller, action, text)
     if reference.region is not None and reference.region != caller.region:
-        raise NotFoundException(f"Invalid arn {text}")
+        # AWS names the ARN's Region, not the whole ARN, in this message.
+        raise NotFoundException(f"Invalid arn {reference.region}")
     if reference.key_id is not None:
         return reference.key_id
     alias_name = reference.alias_name or ""

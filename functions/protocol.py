@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import random
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -37,7 +38,9 @@ logger = logging.getLogger("keyledger.request")
 CONTENT_TYPE = "application/x-amz-json-1.1"
 TARGET_PREFIX = "TrentService."
 MAX_BODY_BYTES = 1024 * 1024
-MAX_WRITE_ATTEMPTS = 5
+MAX_WRITE_ATTEMPTS = 10
+_FIRST_BACK_OFF_SECONDS = 0.005
+_MAX_BACK_OFF_SECONDS = 0.25
 INTERNAL_ERROR_MESSAGE = "An internal error occurred. The request was not completed."
 
 _ = DryRunOperationException  # named here so the error table stays complete
@@ -141,12 +144,26 @@ def execute(services: Services, call: Call) -> dict[str, Any]:
                     "attempt": attempt,
                 },
             )
+            if attempt < attempts:
+                _back_off(attempt)
     logger.error(
         "write could not commit after %d attempts",
         attempts,
         extra={"operation": action, "request_id": call.request_id},
     )
     raise KMSInternalException(INTERNAL_ERROR_MESSAGE)
+
+
+def _back_off(attempt: int) -> None:
+    """Sleep a random time that grows with ``attempt`` before a retried write.
+
+    Writers that retry at once collide again, so under contention the same
+    writer can lose every attempt. Full jitter spreads them out. The local
+    server runs writes in a worker thread, so sleeping blocks no other
+    request there; a Lambda entry point serves one request at a time.
+    """
+    ceiling = min(_MAX_BACK_OFF_SECONDS, _FIRST_BACK_OFF_SECONDS * 2 ** (attempt - 1))
+    time.sleep(random.uniform(0, ceiling))  # noqa: S311 - timing, not secrecy
 
 
 def _json_default(value: object) -> object:

@@ -48,10 +48,16 @@ def _check_pending_window(params: Mapping[str, Any]) -> str | None:
 _NUMBER_OR_SPEC_MESSAGE: Final = "Please specify either number of bytes or key spec."
 
 
+# The message AWS returned for GenerateRandom without NumberOfBytes in 2023, as
+# recorded in LocalStack's AWS-validated snapshot; in 2019 it was the message
+# above, which GenerateDataKey still uses.
+_NUMBER_OF_BYTES_REQUIRED_MESSAGE: Final = "NumberOfBytes is required."
+
+
 def _check_random_length(params: Mapping[str, Any]) -> str | None:
     if "NumberOfBytes" in params:
         return None
-    return _NUMBER_OR_SPEC_MESSAGE
+    return _NUMBER_OF_BYTES_REQUIRED_MESSAGE
 
 
 def _check_data_key_length(params: Mapping[str, Any]) -> str | None:

@@ -9,6 +9,7 @@ from typing import Any
 from domain.ciphertext import parse_header
 from domain.errors import (
     INVALID_CIPHERTEXT_MESSAGE,
+    AccessDeniedException,
     IncorrectKeyException,
     InvalidCiphertextException,
     InvalidKeyUsageException,
@@ -75,14 +76,24 @@ def decrypt(
 
 def _key_of_blob(services: Services, caller: Caller, action: str, key_id: str) -> Key:
     store_key = services.store.cached_key(key_id)
+    if store_key is None:
+        # A blob that names no key at all is as unusable as a blob with a
+        # broken tag.
+        raise InvalidCiphertextException(INVALID_CIPHERTEXT_MESSAGE)
     if (
-        store_key is None
-        or store_key.account_id != caller.principal.account_id
+        store_key.account_id != caller.principal.account_id
         or store_key.region != caller.region
     ):
-        # A blob that names no key of the caller's is as unusable as a blob
-        # with a broken tag; saying which would tell a caller what exists.
-        raise InvalidCiphertextException(INVALID_CIPHERTEXT_MESSAGE)
+        # AWS rejects a blob of a key the caller cannot reach with this
+        # AccessDeniedException, one message for another account and another
+        # Region, and names no key ARN.
+        raise AccessDeniedException(
+            f"User: {caller.principal.arn} is not authorized to perform: "
+            f"kms:{action} on the resource associated with this ciphertext "
+            "because the resource does not exist in this Region, no "
+            "resource-based policies allow access, or a resource-based policy "
+            "explicitly denies access"
+        )
     return key_for_use(services, caller, action, key_id)
 
 

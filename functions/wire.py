@@ -9,11 +9,12 @@ from datetime import datetime
 from typing import Any
 
 from domain.errors import (
+    InvalidGrantTokenException,
     InvalidMarkerException,
     TagException,
     UnsupportedOperationException,
 )
-from domain.key import Key, SYMMETRIC_DEFAULT
+from domain.key import SYMMETRIC_DEFAULT, Key
 from domain.key_state import KeyState
 
 MAX_TAGS_PER_KEY = 50
@@ -39,9 +40,11 @@ def key_metadata(key: Key) -> dict[str, Any]:
         "MultiRegion": key.multi_region,
         "CurrentKeyMaterialId": key.current_key_material_id,
     }
+    # KeyMetadata has PendingDeletionWindowInDays only for a multi-Region
+    # primary key in PendingReplicaDeletion. A key in PendingDeletion has only
+    # its DeletionDate.
     if key.state is KeyState.PENDING_DELETION:
         metadata["DeletionDate"] = key.deletion_date
-        metadata["PendingDeletionWindowInDays"] = key.pending_window_in_days
     return metadata
 
 
@@ -98,6 +101,19 @@ def check_tag_count(existing: Mapping[str, str], added: Mapping[str, str]) -> No
 
 def tags_to_wire(tags: Mapping[str, str]) -> list[dict[str, str]]:
     return [{"TagKey": k, "TagValue": v} for k, v in tags.items()]
+
+
+def reject_grant_tokens(params: Mapping[str, Any]) -> None:
+    """Reject every grant token, because KeyLedger has issued none.
+
+    TODO: accept the tokens of grants once CreateGrant exists.
+    """
+    if params.get("GrantTokens"):
+        # The message leaves out the token itself, which carries a grant.
+        raise InvalidGrantTokenException(
+            "The request was rejected because a grant token is not valid: "
+            "this KeyLedger server has issued no grants."
+        )
 
 
 def reject_unsupported(params: Mapping[str, Any], *names: str) -> None:

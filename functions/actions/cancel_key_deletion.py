@@ -1,4 +1,4 @@
-"""CancelKeyDeletion: Cancel a scheduled deletion; the key is left disabled, as in AWS."""
+"""CancelKeyDeletion: cancel a scheduled deletion; the key is left disabled."""
 
 from __future__ import annotations
 

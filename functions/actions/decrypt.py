@@ -9,13 +9,14 @@ from domain.key import SYMMETRIC_DEFAULT
 from domain.principal import Caller
 from functions import symmetric
 from functions.services import Services
-from functions.wire import reject_unsupported
+from functions.wire import reject_grant_tokens, reject_unsupported
 
 
 def handle(
     services: Services, caller: Caller, params: dict[str, Any]
 ) -> dict[str, Any]:
     reject_unsupported(params, "Recipient")
+    reject_grant_tokens(params)
     if params.get("EncryptionAlgorithm") not in (None, SYMMETRIC_DEFAULT):
         # Only symmetric keys exist, and their blobs are SYMMETRIC_DEFAULT.
         raise InvalidCiphertextException(INVALID_CIPHERTEXT_MESSAGE)

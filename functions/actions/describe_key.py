@@ -7,11 +7,13 @@ from typing import Any
 from domain.principal import Caller
 from functions.keys import key_for_use
 from functions.services import Services
-from functions.wire import key_metadata
+from functions.wire import key_metadata, reject_grant_tokens
 
 
 def handle(
     services: Services, caller: Caller, params: dict[str, Any]
 ) -> dict[str, Any]:
+    reject_grant_tokens(params)
     key = key_for_use(services, caller, "DescribeKey", params["KeyId"])
+
     return {"KeyMetadata": key_metadata(key)}

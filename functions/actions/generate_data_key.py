@@ -8,7 +8,7 @@ from domain.principal import Caller
 from functions import symmetric
 from functions.keys import key_for_use
 from functions.services import Services
-from functions.wire import reject_unsupported
+from functions.wire import reject_grant_tokens, reject_unsupported
 
 DATA_KEY_LENGTHS = {"AES_256": 32, "AES_128": 16}
 
@@ -18,6 +18,7 @@ def make_data_key(
 ) -> dict[str, Any]:
     """Make a data key and encrypt it under the KeyId with the request's context."""
     reject_unsupported(params, "Recipient")
+    reject_grant_tokens(params)
     key = key_for_use(services, caller, action, params["KeyId"])
     symmetric.check_encryption_algorithm(key, None, action)
     length = params.get("NumberOfBytes") or DATA_KEY_LENGTHS[params["KeySpec"]]

@@ -13,14 +13,18 @@ from functions.keys import key_for_use
 from functions.services import Services
 from functions.wire import decode_marker, encode_marker
 
-DEFAULT_LIMIT = 100
+# ListAliases takes a Limit of 1 to 100 and defaults to 50, though the service
+# model allows up to 1000. A larger Limit gets at most 100 entries, which the
+# API permits: KMS "might return fewer" than the Limit.
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 100
 _MARKER_KIND = "aliases"
 
 
 def handle(
     services: Services, caller: Caller, params: dict[str, Any]
 ) -> dict[str, Any]:
-    limit = params.get("Limit", DEFAULT_LIMIT)
+    limit = min(params.get("Limit", DEFAULT_LIMIT), MAX_LIMIT)
     after_name = decode_marker(_MARKER_KIND, params.get("Marker")) or ""
     target_key_id = None
     if "KeyId" in params:

@@ -12,6 +12,9 @@ from functions.wire import decode_marker, encode_marker
 
 DEFAULT_LIMIT = 100
 _MARKER_KIND = "keys"
+# ResourceOwners values: the caller's own keys, and keys other accounts share
+# through AWS Resource Access Manager, which KeyLedger does not have.
+SELF = "SELF"
 
 
 def handle(
@@ -23,7 +26,13 @@ def handle(
         after_position = int(marker) if marker is not None else 0
     except ValueError:
         raise InvalidMarkerException("The marker is not valid.") from None
+    if after_position < 0:
+        raise InvalidMarkerException("The marker is not valid.")
     account_id = caller.principal.account_id
+    if SELF not in params.get("ResourceOwners", [SELF]):
+        # Only keys shared with the caller are asked for, and no account
+        # shares keys here.
+        return {"Keys": [], "Truncated": False}
 
     rows = services.store.list_keys(
         account_id, caller.region, after_position, limit + 1

@@ -10,14 +10,18 @@ from functions.keys import key_for_use
 from functions.services import Services
 from functions.wire import decode_marker, encode_marker, tags_to_wire
 
+# ListResourceTags takes a Limit of 1 to 50 and defaults to 50, though the
+# service model allows up to 1000. A larger Limit gets at most 50 tags, which
+# the API permits: KMS "might return fewer" than the Limit.
 DEFAULT_LIMIT = 50
+MAX_LIMIT = 50
 _MARKER_KIND = "tags"
 
 
 def handle(
     services: Services, caller: Caller, params: dict[str, Any]
 ) -> dict[str, Any]:
-    limit = params.get("Limit", DEFAULT_LIMIT)
+    limit = min(params.get("Limit", DEFAULT_LIMIT), MAX_LIMIT)
     marker = decode_marker(_MARKER_KIND, params.get("Marker"))
     key = key_for_use(services, caller, "ListResourceTags", params["KeyId"], KEY_FORMS)
 

@@ -14,11 +14,13 @@ from domain.principal import Caller
 from functions import symmetric
 from functions.keys import key_for_use
 from functions.services import Services
+from functions.wire import reject_grant_tokens
 
 
 def handle(
     services: Services, caller: Caller, params: dict[str, Any]
 ) -> dict[str, Any]:
+    reject_grant_tokens(params)
     if params.get("SourceEncryptionAlgorithm") not in (None, SYMMETRIC_DEFAULT):
         raise InvalidCiphertextException(INVALID_CIPHERTEXT_MESSAGE)
     destination = key_for_use(services, caller, "ReEncrypt", params["DestinationKeyId"])

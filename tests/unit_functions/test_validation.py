@@ -167,7 +167,7 @@ ACCEPTED_EMPTY = [
 # Operations with no required member in the model that a service rule rejects.
 RULE_ON_EMPTY_BODY = {
     # API_GenerateRandom: NumberOfBytes "is required".
-    "GenerateRandom": "Please specify either number of bytes or key spec.",
+    "GenerateRandom": "NumberOfBytes is required.",
     # API_Decrypt: CiphertextBlob is required unless DryRun ignores it.
     "Decrypt": detected(hidden_null_at("ciphertextBlob")),
 }
