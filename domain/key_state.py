@@ -7,10 +7,10 @@ pending deletion refuses nearly everything with KMSInvalidStateException.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class KeyState(str, Enum):
+class KeyState(StrEnum):
     ENABLED = "Enabled"
     DISABLED = "Disabled"
     PENDING_DELETION = "PendingDeletion"

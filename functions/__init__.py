@@ -1,1 +1,1 @@
-"""The HTTP face of KeyLedger: protocol, SigV4, action handlers, Lambda entry points and the CLI."""
+"""The HTTP face: protocol, SigV4, action handlers, Lambda entry points and CLI."""

@@ -14,15 +14,21 @@ from functions.settings import Settings
 logger = logging.getLogger("keyledger.server")
 
 
-def _serve_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _serve_parser(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
     serve = subparsers.add_parser(
         "serve",
         help="start the KMS server",
         description="Start the KMS server. Each flag overrides its KEYLEDGER_* "
         "environment variable.",
     )
-    serve.add_argument("--host", help="address to bind (KEYLEDGER_HOST, default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="TCP port (KEYLEDGER_PORT, default 8080)")
+    serve.add_argument(
+        "--host", help="address to bind (KEYLEDGER_HOST, default 127.0.0.1)"
+    )
+    serve.add_argument(
+        "--port", type=int, help="TCP port (KEYLEDGER_PORT, default 8080)"
+    )
     serve.add_argument(
         "--data-dir",
         type=Path,

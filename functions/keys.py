@@ -6,6 +6,7 @@ accepts, so no action can forget a form or check accounts differently.
 
 from __future__ import annotations
 
+from domain.alias import Alias
 from domain.errors import AccessDeniedException, NotFoundException
 from domain.identifiers import (
     ALL_FORMS,
@@ -88,3 +89,13 @@ def key_for_update(
     """Return a private copy of the caller's key, for commands that change it."""
     key_id = resolve_key_id(services, caller, action, text, allowed)
     return _check_owner(services.store.load_key(key_id), caller, key_id)
+
+
+def existing_alias(services: Services, caller: Caller, alias_name: str) -> Alias:
+    """Return a private copy of the caller's alias, or raise NotFoundException."""
+    account_id = caller.principal.account_id
+    alias = services.store.load_alias(account_id, caller.region, alias_name)
+    if alias is None or alias.deleted:
+        arn = alias_arn(caller.region, account_id, alias_name)
+        raise NotFoundException(f"Alias {arn} is not found.")
+    return alias

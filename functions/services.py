@@ -12,9 +12,9 @@ from events.root_key import load_or_create_root_key_file, root_key_from_environm
 from events.store import Store
 from events.vault import KeyMaterialVault
 from functions.credentials import CredentialStore
+from functions.service_model import kms_operation_names
 from functions.settings import Settings
 from functions.sigv4 import SigV4Verifier
-from functions.service_model import kms_operation_names
 from functions.validation import RequestValidator, load_validator
 
 

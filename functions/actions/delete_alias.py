@@ -4,22 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.errors import NotFoundException
-from domain.identifiers import alias_arn
 from domain.principal import Caller
+from functions.keys import existing_alias
 from functions.services import Services
 
 
 def handle(
     services: Services, caller: Caller, params: dict[str, Any]
 ) -> dict[str, Any]:
-    alias_name = params["AliasName"]
-    account_id = caller.principal.account_id
-    alias = services.store.load_alias(account_id, caller.region, alias_name)
-    if alias is None:
-        raise NotFoundException(
-            f"Alias {alias_arn(caller.region, account_id, alias_name)} is not found."
-        )
+    alias = existing_alias(services, caller, params["AliasName"])
 
     alias.delete(services.clock.now())
 
