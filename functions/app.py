@@ -158,7 +158,8 @@ async def _advance_dev_clock(services: Services, request: Request) -> Response:
     clock = services.dev_clock
     client = request.client.host if request.client else ""
     if clock is None or not _is_loopback(client):
-        # Answered as if the path did not exist, so it reveals nothing.
+        # Without --dev-clock, or for a remote caller, the endpoint does not
+        # exist: 404 with a KMS error body.
         return _error_of(UnknownOperationException(""), status=404)
     try:
         payload = await request.json()

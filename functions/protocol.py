@@ -160,7 +160,7 @@ def _back_off(attempt: int) -> None:
     Writers that retry at once collide again, so under contention the same
     writer can lose every attempt. Full jitter spreads them out. The local
     server runs writes in a worker thread, so sleeping blocks no other
-    request there; a Lambda entry point serves one request at a time.
+    request there. A Lambda entry point serves one request at a time.
     """
     ceiling = min(_MAX_BACK_OFF_SECONDS, _FIRST_BACK_OFF_SECONDS * 2 ** (attempt - 1))
     time.sleep(random.uniform(0, ceiling))  # noqa: S311 - timing, not secrecy
