@@ -32,6 +32,8 @@ from events.projection import SealingKeyRow, index_changes
 logger = logging.getLogger("keyledger.store")
 
 SQLITE_FILE_NAME = "keyledger.sqlite3"
+SQLITE_LOCK_TIMEOUT_SECONDS = 30
+SHRED_WAIT_MILLISECONDS = 2000
 
 
 class ConcurrencyConflict(Exception):
@@ -74,7 +76,7 @@ def store_environment(
         return {
             "PERSISTENCE_MODULE": "events.sqlite_store:KeyLedgerSQLiteFactory",
             "SQLITE_DBNAME": str(data_dir / SQLITE_FILE_NAME),
-            "SQLITE_LOCK_TIMEOUT": "30",
+            "SQLITE_LOCK_TIMEOUT": str(SQLITE_LOCK_TIMEOUT_SECONDS),
         }
     parts = urlsplit(database_url)
     if parts.scheme not in ("postgresql", "postgres"):
@@ -139,7 +141,9 @@ class Store:
         self._cache: dict[str, Key] = {}
         self._cache_lock = threading.Lock()
         self._readers = threading.local()
-        self._shred_pending = False
+        # A process stopped before an erasure finished leaves it to the next
+        # process, so each one checks once, on its first sweep.
+        self._shred_pending = True
         self._reader_connections: list[sqlite3.Connection] = []
 
     def close(self) -> None:
@@ -196,8 +200,16 @@ class Store:
 
     def _shred_sqlite(self) -> bool:
         with self._sqlite_cursor() as cursor:
-            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            busy, _, _ = cursor.fetchone()
+            # Wait briefly for readers rather than the full lock timeout: the
+            # deleting request waits for this, and a later sweep retries.
+            cursor.execute(f"PRAGMA busy_timeout={SHRED_WAIT_MILLISECONDS}")
+            try:
+                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                busy, _, _ = cursor.fetchone()
+            finally:
+                cursor.execute(
+                    f"PRAGMA busy_timeout={SQLITE_LOCK_TIMEOUT_SECONDS * 1000}"
+                )
         return int(busy) == 0
 
     def _shred_postgres(self) -> bool:
@@ -210,14 +222,22 @@ class Store:
             connection.add_notice_handler(collect)
             try:
                 with connection.cursor() as cursor:
-                    cursor.execute(
-                        "VACUUM (FULL, VERBOSE) "
-                        f'"{self._datastore.schema}".keyledger_sealing_keys'
-                    )
+                    # A reader holding a lock on the table (pg_dump, say) would
+                    # make VACUUM FULL wait; give up soon and retry later.
+                    cursor.execute(f"SET lock_timeout = '{SHRED_WAIT_MILLISECONDS}ms'")
+                    try:
+                        cursor.execute(
+                            "VACUUM (FULL, VERBOSE) "
+                            f'"{self._datastore.schema}".keyledger_sealing_keys'
+                        )
+                    finally:
+                        cursor.execute("RESET lock_timeout")
             finally:
                 connection.remove_notice_handler(collect)
         # VERBOSE reports rows it had to keep for an older snapshot as
         # "N dead row versions cannot be removed yet".
+        # NOTE: this reads the English message; with another lc_messages the
+        # kept rows go unnoticed and the erasure counts as done.
         return not any(_kept_dead_rows(notice) for notice in notices)
 
     # Reading aggregates.
@@ -259,8 +279,9 @@ class Store:
             key_uuid = uuid.UUID(key_id)
         except ValueError:
             return None
+        # The table name is the library's or the operator's schema, never input.
         rows = self._read(
-            f"SELECT MAX(originator_version) AS version FROM {self._events_table}"
+            f"SELECT MAX(originator_version) AS version FROM {self._events_table}"  # noqa: S608
             " WHERE originator_id = ?",
             (key_uuid if self.is_postgres else key_uuid.hex,),
         )
@@ -391,7 +412,7 @@ class Store:
                 uri=True,
                 check_same_thread=False,
                 isolation_level=None,
-                timeout=30,
+                timeout=SQLITE_LOCK_TIMEOUT_SECONDS,
             )
             connection.row_factory = sqlite3.Row
             connection.execute("PRAGMA synchronous=FULL")
@@ -412,7 +433,10 @@ class Store:
 
     @contextmanager
     def _postgres_cursor(self) -> Iterator[Any]:
-        with self._datastore.get_connection() as connection, connection.cursor() as cursor:
+        with (
+            self._datastore.get_connection() as connection,
+            connection.cursor() as cursor,
+        ):
             yield cursor
 
 

@@ -10,7 +10,12 @@ from __future__ import annotations
 import base64
 import threading
 
-from domain.crypto import CryptoService, MaterialBinding, OpenedKeyMaterial, SealingError
+from domain.crypto import (
+    CryptoService,
+    MaterialBinding,
+    OpenedKeyMaterial,
+    SealingError,
+)
 from domain.key import Key
 from events.projection import SealingKeyRow
 from events.store import Store
@@ -75,9 +80,7 @@ class KeyMaterialVault:
             sealing_key = self._crypto.unwrap_sealing_key(
                 self._root_key, wrapped, binding
             )
-            material = self._crypto.open(
-                base64.b64decode(sealed), sealing_key, binding
-            )
+            material = self._crypto.open(base64.b64decode(sealed), sealing_key, binding)
         except SealingError as error:
             raise KeyMaterialUnavailable(
                 f"key material {key_material_id} of {key.arn} failed to open: {error}"
