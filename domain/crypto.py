@@ -7,6 +7,7 @@ byte for byte.
 
 from __future__ import annotations
 
+import hmac
 import os
 import struct
 from collections.abc import Callable, Mapping
@@ -33,6 +34,7 @@ ROOT_KEY_LENGTH = 32
 _SEAL_NONCE_LENGTH = 12
 _SEALED_MATERIAL_DOMAIN = b"keyledger/sealed-key-material/v1"
 _WRAPPED_SEALING_KEY_DOMAIN = b"keyledger/wrapped-sealing-key/v1"
+_ROOT_KEY_CHECK_DOMAIN = b"keyledger/root-key-check/v1"
 
 
 class SealingError(Exception):
@@ -143,6 +145,10 @@ class CryptoService:
             )
         except (InvalidTag, ValueError):
             raise SealingError("sealed key material failed to open") from None
+
+    def root_key_check_value(self, root_key: bytes) -> bytes:
+        """Return a value that identifies ``root_key`` without revealing it."""
+        return hmac.digest(root_key, _ROOT_KEY_CHECK_DOMAIN, "sha256")
 
     def wrap_sealing_key(
         self, root_key: bytes, sealing_key: bytes, binding: MaterialBinding

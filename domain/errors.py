@@ -69,6 +69,10 @@ class AlreadyExistsException(KMSError):
     pass
 
 
+class ConflictException(KMSError):
+    pass
+
+
 class DisabledException(KMSError):
     pass
 
@@ -77,7 +81,15 @@ class DryRunOperationException(KMSError):
     pass
 
 
+class ExpiredImportTokenException(KMSError):
+    pass
+
+
 class IncorrectKeyException(KMSError):
+    pass
+
+
+class IncorrectKeyMaterialException(KMSError):
     pass
 
 
@@ -94,6 +106,10 @@ class InvalidCiphertextException(KMSError):
 
 
 class InvalidGrantTokenException(KMSError):
+    pass
+
+
+class InvalidImportTokenException(KMSError):
     pass
 
 

@@ -9,18 +9,34 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from eventsourcing.domain import Aggregate
 
+from domain import rotation
 from domain.errors import (
     DisabledException,
     KMSInvalidStateException,
     NotFoundException,
+    UnsupportedOperationException,
 )
 from domain.identifiers import key_arn
+from domain.key_import import (
+    ORIGIN_EXTERNAL,
+    PARAMETERS_VALIDITY,
+    Expiration,
+    ExpirationModel,
+    ImportedKeyMaterial,
+    ImportParameters,
+    WrappingAlgorithm,
+    check_import_type,
+    earliest_expiry,
+    find_import_parameters,
+)
 from domain.key_state import KeyState
+from domain.rotation import KeyMaterialRotation, RotationType
 
 SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT"
 ENCRYPT_DECRYPT = "ENCRYPT_DECRYPT"
@@ -40,9 +56,10 @@ class Key(Aggregate):
         origin: str
         multi_region: bool
         tags: dict[str, str]
-        key_material_id: str
-        sealed_key_material: str
-        """Base64 of the key material sealed under its own sealing key."""
+        key_material_id: str | None
+        sealed_key_material: str | None
+        """Base64 of the key material sealed under its own sealing key; None
+        for a key created for imported key material (origin EXTERNAL)."""
 
     class KeyDescriptionUpdated(Aggregate.Event):
         description: str
@@ -73,6 +90,8 @@ class Key(Aggregate):
             key.state = KeyState.DISABLED
             key.deletion_date = None
             key.pending_window_in_days = None
+            # Unless imported key material is missing: then it waits for it.
+            key.refresh_import_state()
 
     class KeyDeleted(Aggregate.Event):
         """The waiting period ended; every key material was crypto-shredded."""
@@ -92,6 +111,120 @@ class Key(Aggregate):
         def apply(self, key: Any) -> None:
             key.tags = {k: v for k, v in key.tags.items() if k not in self.tag_keys}
 
+    # Rotation.
+
+    class KeyRotationEnabled(Aggregate.Event):
+        rotation_period_in_days: int
+        next_rotation_date: datetime
+
+        def apply(self, key: Any) -> None:
+            key.rotation_period_in_days = self.rotation_period_in_days
+            key.next_rotation_date = self.next_rotation_date
+
+    class KeyRotationDisabled(Aggregate.Event):
+        def apply(self, key: Any) -> None:
+            key.rotation_period_in_days = None
+            key.next_rotation_date = None
+
+    class KeyMaterialRotated(Aggregate.Event):
+        """New key material became current; the older ones still decrypt."""
+
+        key_material_id: str
+        sealed_key_material: str
+        """Base64 of the key material sealed under its own sealing key."""
+        rotation_type: str
+        next_rotation_date: datetime | None
+        """The automatic rotation date after this rotation; an on-demand
+        rotation leaves it as it was."""
+
+        def apply(self, key: Any) -> None:
+            key.key_materials[self.key_material_id] = self.sealed_key_material
+            key.current_key_material_id = self.key_material_id
+            key.rotations.append(
+                KeyMaterialRotation(
+                    self.key_material_id,
+                    self.timestamp,
+                    RotationType(self.rotation_type),
+                )
+            )
+            key.next_rotation_date = self.next_rotation_date
+
+    # Imported key material.
+
+    class ImportParametersIssued(Aggregate.Event):
+        """A wrapping key and an import token were issued.
+
+        Only the sealed wrapping private key and the token's digest are
+        recorded, never either secret in the clear.
+        """
+
+        parameters_id: str
+        wrapping_algorithm: str
+        wrapping_key_spec: str
+        valid_to: datetime
+        token_digest: str
+        sealed_wrapping_key: str
+
+        def apply(self, key: Any) -> None:
+            key.import_parameters[self.parameters_id] = ImportParameters(
+                self.parameters_id,
+                WrappingAlgorithm(self.wrapping_algorithm),
+                self.wrapping_key_spec,
+                self.valid_to,
+                self.token_digest,
+                self.sealed_wrapping_key,
+            )
+
+    class KeyMaterialImported(Aggregate.Event):
+        """Key material was imported, or imported again; its import token is spent."""
+
+        key_material_id: str
+        sealed_key_material: str
+        """Base64 of the key material sealed under its own sealing key."""
+        parameters_id: str
+        expiration_model: str
+        valid_to: datetime | None
+        description: str | None
+
+        def apply(self, key: Any) -> None:
+            key.key_materials[self.key_material_id] = self.sealed_key_material
+            key.imported_materials[self.key_material_id] = ImportedKeyMaterial(
+                self.key_material_id,
+                self.description,
+                ExpirationModel(self.expiration_model),
+                self.valid_to,
+                imported=True,
+            )
+            if key.current_key_material_id is None:
+                key.current_key_material_id = self.key_material_id
+            key.spend_import_parameters(self.parameters_id, used=True)
+            key.refresh_import_state()
+
+    class ImportedKeyMaterialDeleted(Aggregate.Event):
+        """DeleteImportedKeyMaterial crypto-shredded this key material."""
+
+        key_material_id: str
+
+        def apply(self, key: Any) -> None:
+            key.remove_imported_material(self.key_material_id)
+
+    class ImportedKeyMaterialExpired(Aggregate.Event):
+        """The key material reached its ValidTo and was crypto-shredded."""
+
+        key_material_id: str
+
+        def apply(self, key: Any) -> None:
+            key.remove_imported_material(self.key_material_id)
+
+    class ImportParametersExpired(Aggregate.Event):
+        """Unused import parameters passed their 24 hours; their wrapping key is
+        erased."""
+
+        parameters_id: str
+
+        def apply(self, key: Any) -> None:
+            key.spend_import_parameters(self.parameters_id, used=False)
+
     def __init__(
         self,
         account_id: str,
@@ -102,8 +235,8 @@ class Key(Aggregate):
         origin: str,
         multi_region: bool,
         tags: dict[str, str],
-        key_material_id: str,
-        sealed_key_material: str,
+        key_material_id: str | None,
+        sealed_key_material: str | None,
     ) -> None:
         self.account_id = account_id
         self.region = region
@@ -113,12 +246,25 @@ class Key(Aggregate):
         self.origin = origin
         self.multi_region = multi_region
         self.tags = dict(tags)
-        self.state = KeyState.ENABLED
         self.deletion_date: datetime | None = None
         self.pending_window_in_days: int | None = None
         self.deleted = False
-        self.key_materials: dict[str, str] = {key_material_id: sealed_key_material}
-        self.current_key_material_id = key_material_id
+        # The key materials that can be opened, by key material id.
+        self.key_materials: dict[str, str] = {}
+        self.current_key_material_id: str | None = key_material_id
+        if key_material_id is not None and sealed_key_material is not None:
+            self.key_materials[key_material_id] = sealed_key_material
+            self.state = KeyState.ENABLED
+        else:
+            self.state = KeyState.PENDING_IMPORT
+        # Rotation: the period is None while automatic rotation is off.
+        self.rotation_period_in_days: int | None = None
+        self.next_rotation_date: datetime | None = None
+        self.rotations: list[KeyMaterialRotation] = []
+        # Imported key material: each key material associated with the key, in
+        # import order, and the import parameters issued for it.
+        self.imported_materials: dict[str, ImportedKeyMaterial] = {}
+        self.import_parameters: dict[str, ImportParameters] = {}
 
     @classmethod
     def create(
@@ -184,6 +330,8 @@ class Key(Aggregate):
     def _invalid_state(self) -> KMSInvalidStateException:
         if self.state is KeyState.PENDING_DELETION:
             return KMSInvalidStateException(f"{self.arn} is pending deletion.")
+        if self.state is KeyState.PENDING_IMPORT:
+            return KMSInvalidStateException(f"{self.arn} is pending import.")
         return KMSInvalidStateException(f"{self.arn} is {self.state.value}.")
 
     # Commands.
@@ -196,11 +344,15 @@ class Key(Aggregate):
 
     def enable(self, now: datetime) -> None:
         self.check_manageable()
+        if self.state is KeyState.PENDING_IMPORT:
+            raise self._invalid_state()
         if self.state is not KeyState.ENABLED:
             self.trigger_event(self.KeyEnabled, timestamp=now)
 
     def disable(self, now: datetime) -> None:
         self.check_manageable()
+        if self.state is KeyState.PENDING_IMPORT:
+            raise self._invalid_state()
         if self.state is not KeyState.DISABLED:
             self.trigger_event(self.KeyDisabled, timestamp=now)
 
@@ -240,3 +392,379 @@ class Key(Aggregate):
     def untag(self, tag_keys: Iterable[str], now: datetime) -> None:
         self.check_manageable()
         self.trigger_event(self.KeyUntagged, tag_keys=list(tag_keys), timestamp=now)
+
+    # Rotation commands; the rules are in domain.rotation.
+
+    @property
+    def rotation_enabled(self) -> bool:
+        return self.rotation_period_in_days is not None
+
+    def enable_rotation(self, rotation_period_in_days: int, now: datetime) -> None:
+        """Turn automatic rotation on, or change the period of rotation already on."""
+        rotation.check_rotation_configurable(self)
+        old_period = self.rotation_period_in_days
+        if old_period == rotation_period_in_days:
+            return
+        if old_period is None or self.next_rotation_date is None:
+            next_date = rotation.first_rotation_date(now, rotation_period_in_days)
+        else:
+            next_date = rotation.rescheduled_rotation_date(
+                self.next_rotation_date, old_period, rotation_period_in_days
+            )
+        self.trigger_event(
+            self.KeyRotationEnabled,
+            rotation_period_in_days=rotation_period_in_days,
+            next_rotation_date=next_date,
+            timestamp=now,
+        )
+
+    def disable_rotation(self, now: datetime) -> None:
+        rotation.check_rotation_configurable(self)
+        if self.rotation_enabled:
+            self.trigger_event(self.KeyRotationDisabled, timestamp=now)
+
+    def check_on_demand_rotation(self, now: datetime) -> None:
+        """Raise the error AWS gives if RotateKeyOnDemand cannot rotate now.
+
+        Handlers call it before making new key material, so a refused request
+        seals nothing.
+        """
+        rotation.check_on_demand_rotation(self, now)
+
+    def rotate_on_demand(
+        self, key_material_id: str, sealed_key_material: str, now: datetime
+    ) -> None:
+        """Make new key material current now; the automatic schedule stays.
+
+        Takes the new key material of a key whose material KMS makes
+        (origin AWS_KMS).
+        """
+        rotation.check_on_demand_rotation(self, now)
+        if self.origin != ORIGIN_AWS_KMS:
+            # A key with imported key material (origin EXTERNAL) rotates with
+            # rotate_to_imported_key_material instead.
+            raise UnsupportedOperationException(
+                f"{self.arn} origin is {self.origin} which is not valid for this "
+                "operation."
+            )
+        self.trigger_event(
+            self.KeyMaterialRotated,
+            key_material_id=key_material_id,
+            sealed_key_material=sealed_key_material,
+            rotation_type=RotationType.ON_DEMAND.value,
+            next_rotation_date=self.next_rotation_date,
+            timestamp=now,
+        )
+
+    def rotate_automatically(
+        self, key_material_id: str, sealed_key_material: str, now: datetime
+    ) -> None:
+        """Rotate a key whose automatic rotation is due; the next is one period on.
+
+        A rotation that fell due while the key was disabled or stopped happens
+        once, now, and the period counts from now.
+        """
+        period = self.rotation_period_in_days
+        if period is None or not rotation.is_rotation_due(self, now):
+            raise KMSInvalidStateException(f"{self.arn} is not due for rotation.")
+        self.trigger_event(
+            self.KeyMaterialRotated,
+            key_material_id=key_material_id,
+            sealed_key_material=sealed_key_material,
+            rotation_type=RotationType.AUTOMATIC.value,
+            next_rotation_date=now + timedelta(days=period),
+            timestamp=now,
+        )
+
+    # Imported key material; the rules are in domain.key_import.
+
+    @classmethod
+    def create_for_import(
+        cls,
+        *,
+        key_id: str,
+        account_id: str,
+        region: str,
+        description: str,
+        tags: Mapping[str, str],
+        now: datetime,
+    ) -> Key:
+        """Create a key with no key material (origin EXTERNAL), pending import."""
+        return cls._create(
+            cls.KeyCreated,
+            id=uuid.UUID(key_id),
+            timestamp=now,
+            account_id=account_id,
+            region=region,
+            description=description,
+            key_usage=ENCRYPT_DECRYPT,
+            key_spec=SYMMETRIC_DEFAULT,
+            origin=ORIGIN_EXTERNAL,
+            multi_region=False,
+            tags=dict(tags),
+            key_material_id=None,
+            sealed_key_material=None,
+        )
+
+    def check_import_allowed(self) -> None:
+        """Raise the error AWS gives when this key cannot take key material now.
+
+        "Key states of AWS KMS keys": GetParametersForImport and
+        ImportKeyMaterial work on a key with imported key material unless it
+        is pending deletion, and on no other key.
+        """
+        self.check_exists()
+        self._check_external_origin()
+        if self.state is KeyState.PENDING_DELETION:
+            raise self._invalid_state()
+
+    def _check_external_origin(self) -> None:
+        if self.origin != ORIGIN_EXTERNAL:
+            raise UnsupportedOperationException(
+                f"{self.arn} origin is {self.origin} which is not valid for this "
+                "operation."
+            )
+
+    def issue_import_parameters(
+        self,
+        *,
+        parameters_id: str,
+        wrapping_algorithm: WrappingAlgorithm,
+        wrapping_key_spec: str,
+        token_digest: str,
+        sealed_wrapping_key: str,
+        now: datetime,
+    ) -> ImportParameters:
+        self.check_import_allowed()
+        self.trigger_event(
+            self.ImportParametersIssued,
+            parameters_id=parameters_id,
+            wrapping_algorithm=wrapping_algorithm.value,
+            wrapping_key_spec=wrapping_key_spec,
+            valid_to=now + PARAMETERS_VALIDITY,
+            token_digest=token_digest,
+            sealed_wrapping_key=sealed_wrapping_key,
+            timestamp=now,
+        )
+        parameters: ImportParameters = self.import_parameters[parameters_id]
+        return parameters
+
+    def import_parameters_for(
+        self, import_token: bytes, now: datetime
+    ) -> ImportParameters:
+        """Return the unused, unexpired parameters ``import_token`` belongs to."""
+        self.check_import_allowed()
+        return find_import_parameters(
+            self.import_parameters, import_token, self.arn, now
+        )
+
+    def check_key_material_import(
+        self,
+        key_material_id: str,
+        import_type: str | None,
+        requested_key_material_id: str | None,
+    ) -> None:
+        """Raise the error AWS gives if the key material cannot be imported so."""
+        check_import_type(
+            key_arn=self.arn,
+            key_material_id=key_material_id,
+            import_type=import_type,
+            requested_key_material_id=requested_key_material_id,
+            associated=self.imported_materials,
+            pending_key_material_id=self.key_material_pending_rotation,
+        )
+
+    def import_key_material(
+        self,
+        *,
+        key_material_id: str,
+        sealed_key_material: str,
+        parameters: ImportParameters,
+        expiration: Expiration,
+        import_type: str | None,
+        requested_key_material_id: str | None,
+        description: str | None,
+        now: datetime,
+    ) -> None:
+        """Install imported key material, checked and unwrapped by the caller.
+
+        The first import makes it the current key material and the key
+        Enabled; new key material after that waits for RotateKeyOnDemand.
+        """
+        self.check_import_allowed()
+        if self.import_parameters.get(parameters.parameters_id) != parameters:
+            raise KMSInvalidStateException(
+                f"The import parameters of {self.arn} changed during the import."
+            )
+        self.check_key_material_import(
+            key_material_id, import_type, requested_key_material_id
+        )
+        previous = self.imported_materials.get(key_material_id)
+        if description is None and previous is not None:
+            # ImportKeyMaterial: without a description, KMS keeps the one given
+            # when the same key material was last imported.
+            description = previous.description
+        self.trigger_event(
+            self.KeyMaterialImported,
+            key_material_id=key_material_id,
+            sealed_key_material=sealed_key_material,
+            parameters_id=parameters.parameters_id,
+            expiration_model=expiration.model.value,
+            valid_to=expiration.valid_to,
+            description=description,
+            timestamp=now,
+        )
+
+    def delete_imported_key_material(
+        self, key_material_id: str | None, now: datetime
+    ) -> str | None:
+        """Crypto-shred imported key material: the current one, or the one named.
+
+        Returns the id of the key material deleted, or None when the key has
+        none. Key material already deleted or expired is left as it is, as AWS
+        does for a key pending import ("No effect"). The key becomes
+        PendingImport unless it is pending deletion; key material pending
+        rotation is instead removed from the key.
+        """
+        self.check_exists()
+        self._check_external_origin()
+        target = key_material_id or self.current_key_material_id
+        if target is None:
+            return None
+        if target not in self.imported_materials:
+            raise NotFoundException(
+                f"Key material {target} is not associated with {self.arn}."
+            )
+        if target in self.key_materials:
+            self.trigger_event(
+                self.ImportedKeyMaterialDeleted, key_material_id=target, timestamp=now
+            )
+        return target
+
+    def expire_imported_key_material(self, now: datetime) -> list[str]:
+        """Crypto-shred the key materials whose ValidTo has come; return their ids.
+
+        Unused import parameters past their 24 hours lose their wrapping key
+        at the same time.
+        """
+        if self.deleted:
+            return []
+        expired = [
+            material.key_material_id
+            for material in self.imported_materials.values()
+            if material.imported
+            and material.valid_to is not None
+            and material.valid_to <= now
+        ]
+        for key_material_id in expired:
+            self.trigger_event(
+                self.ImportedKeyMaterialExpired,
+                key_material_id=key_material_id,
+                timestamp=now,
+            )
+        for parameters in list(self.import_parameters.values()):
+            erased = parameters.sealed_wrapping_key is None
+            if not erased and parameters.valid_to <= now:
+                self.trigger_event(
+                    self.ImportParametersExpired,
+                    parameters_id=parameters.parameters_id,
+                    timestamp=now,
+                )
+        return expired
+
+    def rotate_to_imported_key_material(self, now: datetime) -> str:
+        """RotateKeyOnDemand for origin EXTERNAL: make the key material pending
+        rotation current; return its id.
+
+        RotateKeyOnDemand (AWS KMS API reference): the new key material must
+        already be imported, in the PENDING_ROTATION state.
+        """
+        rotation.check_on_demand_rotation(self, now)
+        self._check_external_origin()
+        pending = self.key_material_pending_rotation
+        if pending is None:
+            # NOTE: AWS's exception and wording for this case are not confirmed.
+            raise KMSInvalidStateException(
+                f"{self.arn} has no imported key material pending rotation. Import "
+                "new key material with ImportType NEW_KEY_MATERIAL first."
+            )
+        self.trigger_event(
+            self.KeyMaterialRotated,
+            key_material_id=pending,
+            sealed_key_material=self.key_materials[pending],
+            rotation_type=RotationType.ON_DEMAND.value,
+            next_rotation_date=self.next_rotation_date,
+            timestamp=now,
+        )
+        return pending
+
+    @property
+    def key_material_pending_rotation(self) -> str | None:
+        """The imported key material waiting for RotateKeyOnDemand, if any."""
+        for key_material_id in self.imported_materials:
+            if self.is_pending_rotation(key_material_id):
+                return key_material_id
+        return None
+
+    def is_pending_rotation(self, key_material_id: str) -> bool:
+        """Whether imported key material is PENDING_ROTATION: imported as new key
+        material after the first, and never made current by a rotation."""
+        if key_material_id not in self.imported_materials:
+            return False
+        first = next(iter(self.imported_materials))
+        rotated = {rotation.key_material_id for rotation in self.rotations}
+        return key_material_id != first and key_material_id not in rotated
+
+    @property
+    def imported_expiration(self) -> tuple[ExpirationModel | None, datetime | None]:
+        """ExpirationModel and ValidTo of the key, as DescribeKey reports them."""
+        return earliest_expiry(
+            [
+                material
+                for material in self.imported_materials.values()
+                if not self.is_pending_rotation(material.key_material_id)
+            ]
+        )
+
+    # Called only by the events' apply methods.
+
+    def refresh_import_state(self) -> None:
+        """PendingImport while key material of the key is missing; Enabled once
+        all of it is back ("you will need to import all of the key materials
+        associated with the KMS key to change its state to Enabled")."""
+        if (
+            self.origin != ORIGIN_EXTERNAL
+            or self.deleted
+            or self.state is KeyState.PENDING_DELETION
+        ):
+            return
+        missing = self.current_key_material_id is None or any(
+            not material.imported for material in self.imported_materials.values()
+        )
+        if missing:
+            self.state = KeyState.PENDING_IMPORT
+        elif self.state is KeyState.PENDING_IMPORT:
+            self.state = KeyState.ENABLED
+
+    def remove_imported_material(self, key_material_id: str) -> None:
+        self.key_materials.pop(key_material_id, None)
+        material = self.imported_materials.get(key_material_id)
+        if material is not None:
+            if self.is_pending_rotation(key_material_id):
+                # Key material pending rotation "is not permanently associated
+                # with the KMS key" (ListKeyRotations): it goes entirely.
+                del self.imported_materials[key_material_id]
+            else:
+                self.imported_materials[key_material_id] = replace(
+                    material, imported=False
+                )
+        self.refresh_import_state()
+
+    def spend_import_parameters(self, parameters_id: str, used: bool) -> None:
+        """Forget a parameters set's sealed wrapping key, whose sealing key the
+        same save erases."""
+        parameters = self.import_parameters.get(parameters_id)
+        if parameters is not None:
+            self.import_parameters[parameters_id] = replace(
+                parameters, sealed_wrapping_key=None, used=parameters.used or used
+            )

@@ -13,7 +13,10 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
 from events.projection import CREATE_TABLES, IndexChanges
 
 _LOCK_PREFIX = "keyledger.create_table:"
-_TABLE_NAME = re.compile(r"\bkeyledger_(keys|aliases|sealing_keys)\b(?!_)")
+_TABLE_NAME = re.compile(
+    r"\bkeyledger_(keys|aliases|sealing_keys|rotation_schedule|material_expiry"
+    r"|root_key_check)\b(?!_)"
+)
 
 
 @lru_cache(maxsize=256)

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from domain.alias import Alias
 from domain.key import Key
+from domain.key_import import wrapping_key_sealing_id
+from domain.key_state import KeyState
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +61,27 @@ CREATE_TABLES = {
         " wrapped_sealing_key BLOB NOT NULL)",
         "CREATE INDEX IF NOT EXISTS keyledger_sealing_keys_by_key"
         " ON keyledger_sealing_keys (key_id)",
+        # The root key check: one row that only the right root key reproduces.
+        "CREATE TABLE IF NOT EXISTS keyledger_root_key_check ("
+        " id INTEGER PRIMARY KEY CHECK (id = 1),"
+        " check_value BLOB NOT NULL)",
+        # Rotation: keys whose automatic rotation is on, while they are enabled.
+        "CREATE TABLE IF NOT EXISTS keyledger_rotation_schedule ("
+        " key_id TEXT PRIMARY KEY,"
+        " rotation_due REAL NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS keyledger_rotation_schedule_by_due"
+        " ON keyledger_rotation_schedule (rotation_due)",
+        # Imported key material: what the sweep erases when it expires, key
+        # material at its ValidTo and unused wrapping keys after 24 hours,
+        # by the id of its row in keyledger_sealing_keys.
+        "CREATE TABLE IF NOT EXISTS keyledger_material_expiry ("
+        " key_material_id TEXT PRIMARY KEY,"
+        " key_id TEXT NOT NULL,"
+        " expiry_due REAL NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS keyledger_material_expiry_by_due"
+        " ON keyledger_material_expiry (expiry_due)",
+        "CREATE INDEX IF NOT EXISTS keyledger_material_expiry_by_key"
+        " ON keyledger_material_expiry (key_id)",
     ],
     "postgres": [
         "CREATE TABLE IF NOT EXISTS keyledger_keys ("
@@ -86,6 +110,25 @@ CREATE_TABLES = {
         " wrapped_sealing_key BYTEA NOT NULL)",
         "CREATE INDEX IF NOT EXISTS keyledger_sealing_keys_by_key"
         " ON keyledger_sealing_keys (key_id)",
+        # The root key check: one row that only the right root key reproduces.
+        "CREATE TABLE IF NOT EXISTS keyledger_root_key_check ("
+        " id INTEGER PRIMARY KEY CHECK (id = 1),"
+        " check_value BYTEA NOT NULL)",
+        # Rotation: keys whose automatic rotation is on, while they are enabled.
+        "CREATE TABLE IF NOT EXISTS keyledger_rotation_schedule ("
+        " key_id TEXT PRIMARY KEY,"
+        " rotation_due DOUBLE PRECISION NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS keyledger_rotation_schedule_by_due"
+        " ON keyledger_rotation_schedule (rotation_due)",
+        # Imported key material: see the SQLite statements.
+        "CREATE TABLE IF NOT EXISTS keyledger_material_expiry ("
+        " key_material_id TEXT PRIMARY KEY,"
+        " key_id TEXT NOT NULL,"
+        " expiry_due DOUBLE PRECISION NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS keyledger_material_expiry_by_due"
+        " ON keyledger_material_expiry (expiry_due)",
+        "CREATE INDEX IF NOT EXISTS keyledger_material_expiry_by_key"
+        " ON keyledger_material_expiry (key_id)",
     ],
 }
 
@@ -124,6 +167,8 @@ def _add_key_statements(key: Key, changes: IndexChanges) -> None:
     if key.deleted:
         add(("DELETE FROM keyledger_keys WHERE key_id = ?", (key.key_id,)))
         add(("DELETE FROM keyledger_sealing_keys WHERE key_id = ?", (key.key_id,)))
+        add(_rotation_schedule_deletion(key))
+        add(("DELETE FROM keyledger_material_expiry WHERE key_id = ?", (key.key_id,)))
         changes.shreds_key_material = True
         return
     if any(isinstance(event, Key.KeyCreated) for event in pending):
@@ -143,6 +188,119 @@ def _add_key_statements(key: Key, changes: IndexChanges) -> None:
                 (due, key.key_id),
             )
         )
+    _add_rotation_statements(key, changes)
+    _add_import_statements(key, changes)
+
+
+# Rotation.
+
+# Events after which a key's row in keyledger_rotation_schedule may change:
+# rotation turned on or off, a rotation, and every change of key state, since
+# the sweep rotates only enabled keys.
+_ROTATION_SCHEDULE_EVENTS = (
+    Key.KeyRotationEnabled,
+    Key.KeyRotationDisabled,
+    Key.KeyMaterialRotated,
+    Key.KeyEnabled,
+    Key.KeyDisabled,
+    Key.KeyDeletionScheduled,
+    Key.KeyDeletionCancelled,
+)
+
+
+def _add_rotation_statements(key: Key, changes: IndexChanges) -> None:
+    """Keep a key in the rotation schedule exactly while the sweep may rotate it."""
+    if not any(isinstance(e, _ROTATION_SCHEDULE_EVENTS) for e in key.pending_events):
+        return
+    due = key.next_rotation_date
+    if not key.rotation_enabled or due is None or key.state is not KeyState.ENABLED:
+        changes.statements.append(_rotation_schedule_deletion(key))
+        return
+    changes.statements.append(
+        (
+            "INSERT INTO keyledger_rotation_schedule (key_id, rotation_due)"
+            " VALUES (?, ?)"
+            " ON CONFLICT (key_id) DO UPDATE SET"
+            " rotation_due = excluded.rotation_due",
+            (key.key_id, due.timestamp()),
+        )
+    )
+
+
+def _rotation_schedule_deletion(key: Key) -> tuple[str, tuple[Any, ...]]:
+    return (
+        "DELETE FROM keyledger_rotation_schedule WHERE key_id = ?",
+        (key.key_id,),
+    )
+
+
+# Imported key material.
+
+
+def _add_import_statements(key: Key, changes: IndexChanges) -> None:
+    """Schedule expiries, and erase the sealing keys of destroyed secrets.
+
+    Deleted or expired key material and spent wrapping keys lose their
+    sealing key in the same transaction as the event that destroys them, and
+    the save then pushes the erasure to the disk.
+    """
+    for event in key.pending_events:
+        if isinstance(event, Key.ImportParametersIssued):
+            _schedule_expiry(
+                changes,
+                wrapping_key_sealing_id(event.parameters_id),
+                key.key_id,
+                event.valid_to,
+            )
+        elif isinstance(event, Key.KeyMaterialImported):
+            _erase(changes, wrapping_key_sealing_id(event.parameters_id))
+            if event.valid_to is None:
+                _cancel_expiry(changes, event.key_material_id)
+            else:
+                _schedule_expiry(
+                    changes, event.key_material_id, key.key_id, event.valid_to
+                )
+        elif isinstance(
+            event, Key.ImportedKeyMaterialDeleted | Key.ImportedKeyMaterialExpired
+        ):
+            _erase(changes, event.key_material_id)
+        elif isinstance(event, Key.ImportParametersExpired):
+            _erase(changes, wrapping_key_sealing_id(event.parameters_id))
+
+
+def _schedule_expiry(
+    changes: IndexChanges, sealing_id: str, key_id: str, due: datetime
+) -> None:
+    changes.statements.append(
+        (
+            "INSERT INTO keyledger_material_expiry (key_material_id, key_id,"
+            " expiry_due) VALUES (?, ?, ?)"
+            " ON CONFLICT (key_material_id) DO UPDATE SET"
+            " expiry_due = excluded.expiry_due",
+            (sealing_id, key_id, due.timestamp()),
+        )
+    )
+
+
+def _cancel_expiry(changes: IndexChanges, sealing_id: str) -> None:
+    changes.statements.append(
+        (
+            "DELETE FROM keyledger_material_expiry WHERE key_material_id = ?",
+            (sealing_id,),
+        )
+    )
+
+
+def _erase(changes: IndexChanges, sealing_id: str) -> None:
+    """Crypto-shred one key material or wrapping key: erase its sealing key."""
+    changes.statements.append(
+        (
+            "DELETE FROM keyledger_sealing_keys WHERE key_material_id = ?",
+            (sealing_id,),
+        )
+    )
+    _cancel_expiry(changes, sealing_id)
+    changes.shreds_key_material = True
 
 
 def _add_alias_statements(alias: Alias, changes: IndexChanges) -> None:

@@ -9,6 +9,7 @@ seen on the next request and a cached key is never stale.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import re
 import sqlite3
@@ -38,6 +39,10 @@ SHRED_WAIT_MILLISECONDS = 2000
 
 class ConcurrencyConflict(Exception):
     """Another writer appended to the same aggregate first; reload and retry."""
+
+
+class RootKeyMismatch(Exception):
+    """The root key is not the one the store's key material is wrapped under."""
 
 
 class StoreUnavailable(Exception):
@@ -240,12 +245,54 @@ class Store:
         # kept rows go unnoticed and the erasure counts as done.
         return not any(_kept_dead_rows(notice) for notice in notices)
 
+    def check_root_key(self, check_value: bytes) -> None:
+        """Record the root key's check value, or refuse a different root key.
+
+        The first process to open a store records the value; every later one
+        must present the same, so a server started with the wrong root key
+        stops at once instead of failing every request on existing keys.
+        """
+        write = (
+            "INSERT INTO keyledger_root_key_check (id, check_value) VALUES (1, ?)"
+            " ON CONFLICT (id) DO NOTHING"
+        )
+        try:
+            if self.is_postgres:
+                from events.postgres_store import to_postgres
+
+                with self._postgres_cursor() as cursor:
+                    cursor.execute(
+                        to_postgres(write, self._datastore.schema), (check_value,)
+                    )
+            else:
+                with self._datastore.transaction(commit=True) as cursor:
+                    cursor.execute(write, (check_value,))
+        except PersistenceError as error:
+            raise StoreUnavailable(str(error)) from error
+        rows = self._read(
+            "SELECT check_value FROM keyledger_root_key_check WHERE id = 1", ()
+        )
+        if not rows or not hmac.compare_digest(
+            bytes(rows[0]["check_value"]), check_value
+        ):
+            raise RootKeyMismatch(
+                "the root key does not match the one this store was created with; "
+                "start with the original root key (KEYLEDGER_ROOT_KEY or "
+                "--root-key-file), or every existing key would be unusable"
+            )
+
     # Reading aggregates.
 
     def load_key(self, key_id: str) -> Key | None:
         """Replay a key from its events: a private copy that commands may change."""
         try:
-            key: Key = self._app.repository.get(uuid.UUID(key_id))
+            aggregate_id = uuid.UUID(key_id)
+        except ValueError:
+            # A well-formed id of a kind KeyLedger never issues, such as a
+            # multi-Region key's mrk- id, names no key here.
+            return None
+        try:
+            key: Key = self._app.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
         except PersistenceError as error:
@@ -438,6 +485,29 @@ class Store:
             connection.cursor() as cursor,
         ):
             yield cursor
+
+    # Rotation.
+
+    def keys_due_for_rotation(self, now_epoch: float, limit: int = 500) -> list[str]:
+        """Return enabled keys whose automatic rotation is due, most overdue first."""
+        rows = self._read(
+            "SELECT key_id FROM keyledger_rotation_schedule"
+            " WHERE rotation_due <= ? ORDER BY rotation_due LIMIT ?",
+            (now_epoch, limit),
+        )
+        return [str(row["key_id"]) for row in rows]
+
+    # Imported key material.
+
+    def keys_with_expiry_due(self, now_epoch: float, limit: int = 500) -> list[str]:
+        """Return keys with imported key material or a wrapping key to expire,
+        most overdue first, each once."""
+        rows = self._read(
+            "SELECT key_id, MIN(expiry_due) AS due FROM keyledger_material_expiry"
+            " WHERE expiry_due <= ? GROUP BY key_id ORDER BY due LIMIT ?",
+            (now_epoch, limit),
+        )
+        return [str(row["key_id"]) for row in rows]
 
 
 def _kept_dead_rows(notice: str) -> bool:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from domain.clock import AdjustableClock, Clock, SystemClock
@@ -17,6 +19,12 @@ from functions.settings import Settings
 from functions.sigv4 import SigV4Verifier
 from functions.validation import RequestValidator, load_validator
 
+logger = logging.getLogger("keyledger.server")
+
+# A sweep takes milliseconds on a small store, so waiting longer than this
+# for one to end means it is stuck.
+SWEEP_WAIT_ON_CLOSE_SECONDS = 60.0
+
 
 @dataclass
 class Services:
@@ -28,13 +36,30 @@ class Services:
     verifier: SigV4Verifier
     validator: RequestValidator
     operation_names: frozenset[str]
+    sweep_lock: threading.Lock = field(default_factory=threading.Lock)
+    """Held by a running sweep. A sweep runs in a worker thread that
+    cancelling its asyncio task does not stop, so close() takes this lock to
+    keep the store open until the sweep ends."""
+    closed: bool = False
 
     @property
     def dev_clock(self) -> AdjustableClock | None:
         return self.clock if isinstance(self.clock, AdjustableClock) else None
 
     def close(self) -> None:
-        self.store.close()
+        """Close the store, once no sweep uses it."""
+        acquired = self.sweep_lock.acquire(timeout=SWEEP_WAIT_ON_CLOSE_SECONDS)
+        if not acquired:
+            logger.warning(
+                "a sweep is still running after %.0f s; closing the store anyway",
+                SWEEP_WAIT_ON_CLOSE_SECONDS,
+            )
+        try:
+            self.closed = True
+            self.store.close()
+        finally:
+            if acquired:
+                self.sweep_lock.release()
 
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
@@ -53,6 +78,11 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         settings.database_pre_ping,
     )
     crypto = CryptoService()
+    try:
+        store.check_root_key(crypto.root_key_check_value(root_key))
+    except Exception:
+        store.close()
+        raise
     if settings.credentials_file:
         credentials = CredentialStore.from_file(settings.credentials_file)
     else:

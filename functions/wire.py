@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -38,8 +38,19 @@ def key_metadata(key: Key) -> dict[str, Any]:
         "KeySpec": key.key_spec,
         "EncryptionAlgorithms": [SYMMETRIC_DEFAULT],
         "MultiRegion": key.multi_region,
-        "CurrentKeyMaterialId": key.current_key_material_id,
     }
+
+    # A key with origin EXTERNAL has no current key material before its first
+    # import.
+    if key.current_key_material_id is not None:
+        metadata["CurrentKeyMaterialId"] = key.current_key_material_id
+    # ExpirationModel and ValidTo describe imported key material (origin
+    # EXTERNAL) once some was imported; ValidTo only while some expires.
+    expiration_model, valid_to = key.imported_expiration
+    if expiration_model is not None:
+        metadata["ExpirationModel"] = expiration_model.value
+    if valid_to is not None:
+        metadata["ValidTo"] = valid_to
     # KeyMetadata has PendingDeletionWindowInDays only for a multi-Region
     # primary key in PendingReplicaDeletion. A key in PendingDeletion has only
     # its DeletionDate.
@@ -56,11 +67,17 @@ def encode_marker(kind: str, position: str) -> str:
     return base64.urlsafe_b64encode(f"{kind}:{position}".encode()).decode("ascii")
 
 
-def decode_marker(kind: str, marker: str | None) -> str | None:
+def decode_marker(
+    kind: str,
+    marker: str | None,
+    is_valid_position: Callable[[str], bool] | None = None,
+) -> str | None:
     """Return the position a marker from an earlier page stands for.
 
     Markers are opaque to clients; one that this server did not issue for
-    this list gets InvalidMarkerException, as AWS answers.
+    this list gets InvalidMarkerException, as AWS answers. A client can forge
+    a marker, so ``is_valid_position`` rejects any position this list would
+    never issue before it reaches a query.
     """
     if marker is None:
         return None
@@ -71,7 +88,10 @@ def decode_marker(kind: str, marker: str | None) -> str | None:
     prefix = f"{kind}:"
     if not text.startswith(prefix):
         raise InvalidMarkerException("The marker is not valid.")
-    return text[len(prefix) :]
+    position = text[len(prefix) :]
+    if is_valid_position is not None and not is_valid_position(position):
+        raise InvalidMarkerException("The marker is not valid.")
+    return position
 
 
 def tags_from_wire(tags: Sequence[Mapping[str, str]]) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""CreateKey: a new symmetric encryption key with key material made here."""
+"""CreateKey: a new symmetric encryption key with key material made here, or
+with none, for key material to be imported (Origin EXTERNAL)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 from domain.errors import UnsupportedOperationException, ValidationException
 from domain.identifiers import new_key_id
 from domain.key import ENCRYPT_DECRYPT, ORIGIN_AWS_KMS, SYMMETRIC_DEFAULT, Key
+from domain.key_import import ORIGIN_EXTERNAL
 from domain.principal import Caller
 from functions.services import Services
 from functions.wire import (
@@ -18,8 +20,8 @@ from functions.wire import (
 
 
 def _check_supported(params: dict[str, Any]) -> None:
-    # TODO: asymmetric and HMAC key specs, key policies, imported key material,
-    # multi-Region keys and custom key stores.
+    # TODO: asymmetric and HMAC key specs, key policies, multi-Region keys and
+    # custom key stores.
     if "KeySpec" in params and "CustomerMasterKeySpec" in params:
         raise ValidationException(
             "You cannot specify KeySpec and CustomerMasterKeySpec in the same request."
@@ -35,7 +37,7 @@ def _check_supported(params: dict[str, Any]) -> None:
             f"KeyLedger does not support the key usage {key_usage} yet."
         )
     origin = params.get("Origin")
-    if origin not in (None, ORIGIN_AWS_KMS):
+    if origin not in (None, ORIGIN_AWS_KMS, ORIGIN_EXTERNAL):
         raise UnsupportedOperationException(
             f"KeyLedger does not support the origin {origin} yet."
         )
@@ -60,19 +62,34 @@ def handle(
 
     account_id = caller.principal.account_id
     key_id = new_key_id()
-    key_material_id, sealed, sealing_key_row = services.vault.seal_new_material(
-        account_id, caller.region, key_id
-    )
-    key = Key.create(
-        key_id=key_id,
-        account_id=account_id,
-        region=caller.region,
-        description=params.get("Description", ""),
-        tags=tags,
-        key_material_id=key_material_id,
-        sealed_key_material=sealed,
-        now=services.clock.now(),
-    )
+    now = services.clock.now()
+    description = params.get("Description", "")
+    if params.get("Origin") == ORIGIN_EXTERNAL:
+        # No key material yet: the key waits in PendingImport.
+        key = Key.create_for_import(
+            key_id=key_id,
+            account_id=account_id,
+            region=caller.region,
+            description=description,
+            tags=tags,
+            now=now,
+        )
+        sealing_key_rows = []
+    else:
+        key_material_id, sealed, sealing_key_row = services.vault.seal_new_material(
+            account_id, caller.region, key_id
+        )
+        key = Key.create(
+            key_id=key_id,
+            account_id=account_id,
+            region=caller.region,
+            description=description,
+            tags=tags,
+            key_material_id=key_material_id,
+            sealed_key_material=sealed,
+            now=now,
+        )
+        sealing_key_rows = [sealing_key_row]
 
-    services.store.save(key, sealing_keys=[sealing_key_row])
+    services.store.save(key, sealing_keys=sealing_key_rows)
     return {"KeyMetadata": key_metadata(key)}

@@ -366,3 +366,29 @@ def test_simultaneous_start_shares_one_root_key(
     blob_second = second.encrypt(KeyId=key_second, Plaintext=b"two")["CiphertextBlob"]
     assert second.decrypt(CiphertextBlob=blob_first)["Plaintext"] == b"one"
     assert first.decrypt(CiphertextBlob=blob_second)["Plaintext"] == b"two"
+
+
+def test_server_refuses_a_root_key_other_than_the_stores(
+    fresh_server_factory: Any,
+) -> None:
+    import base64
+    import os as os_module
+
+    first = fresh_server_factory()
+    key_id = first.client().create_key()["KeyMetadata"]["KeyId"]
+    first.stop()
+    other_root_key = base64.b64encode(os_module.urandom(32)).decode("ascii")
+
+    # Same store, same data directory, another root key from the environment.
+    wrong = type(first)(
+        data_dir=first.data_dir,
+        database_url=first.database_url,
+        env={"KEYLEDGER_ROOT_KEY": other_root_key},
+    )
+    with pytest.raises(RuntimeError) as failure:
+        wrong.start()
+
+    assert "root key does not match" in str(failure.value)
+    restarted = first.start()
+    encrypted = restarted.client().encrypt(KeyId=key_id, Plaintext=b"x")
+    assert encrypted["KeyId"].endswith(key_id)

@@ -169,12 +169,12 @@ def test_create_key_with_tags_stores_the_tags(kms: Any) -> None:
         {"KeySpec": "RSA_2048", "KeyUsage": "ENCRYPT_DECRYPT"},
         {"KeySpec": "HMAC_256", "KeyUsage": "GENERATE_VERIFY_MAC"},
         {"KeyUsage": "SIGN_VERIFY", "KeySpec": "ECC_NIST_P256"},
-        {"Origin": "EXTERNAL"},
+        {"Origin": "EXTERNAL_KEY_STORE"},
         {"MultiRegion": True},
         {"Policy": '{"Version": "2012-10-17", "Statement": []}'},
         {"BypassPolicyLockoutSafetyCheck": True},
     ],
-    ids=["rsa", "hmac", "ecc", "external", "multi-region", "policy", "bypass"],
+    ids=["rsa", "hmac", "ecc", "key-store", "multi-region", "policy", "bypass"],
 )
 def test_create_key_with_unsupported_option_creates_nothing(
     kms: Any, params: dict[str, Any]
