@@ -25,8 +25,24 @@ container = PerContainer(_services)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
-    """Run one sweep and return how many keys it deleted."""
+    """Run one sweep and return how many keys it deleted and rotated, and how
+    many imported key materials expired.
+
+    Only counts leave the function. The sweep logs each key ARN and key
+    material id itself, and neither is secret.
+    """
     report = run_sweep(container.get())
-    deleted = len(report.deleted_key_ids)
-    logger.info("sweep finished", extra={"deleted_key_count": deleted})
-    return {"deletedKeyCount": deleted}
+    counts = {
+        "deletedKeyCount": len(report.deleted_key_ids),
+        "rotatedKeyCount": len(report.rotated_key_ids),
+        "expiredKeyMaterialCount": len(report.expired_key_material_ids),
+    }
+    logger.info(
+        "sweep finished",
+        extra={
+            "deleted_key_count": counts["deletedKeyCount"],
+            "rotated_key_count": counts["rotatedKeyCount"],
+            "expired_key_material_count": counts["expiredKeyMaterialCount"],
+        },
+    )
+    return counts

@@ -10,7 +10,7 @@ from typing import Any
 
 from domain.identifiers import KEY_FORMS
 from domain.principal import Caller
-from domain.rotation import reported_rotation_enabled
+from domain.rotation import check_generated_material, reported_rotation_enabled
 from functions.keys import key_for_use
 from functions.services import Services
 
@@ -21,6 +21,14 @@ def handle(
     key = key_for_use(
         services, caller, "GetKeyRotationStatus", params["KeyId"], KEY_FORMS
     )
+    # For a key with imported key material AWS returns
+    # UnsupportedOperationException "<key ARN> origin is EXTERNAL which is not
+    # valid for this operation.", as bug reports against AWS tools quote it.
+    # Older versions of API_GetKeyRotationStatus claimed its status "is always
+    # false", but the text in the botocore 1.44.8 model no longer does.
+    # NOTE: those reports predate on-demand rotation of imported key material
+    # (2025), so AWS may answer differently now.
+    check_generated_material(key)
 
     enabled = reported_rotation_enabled(key)
     # The AWS CLI and developer guide examples show the key id here, not the

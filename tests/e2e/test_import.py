@@ -846,3 +846,194 @@ def test_import_secrets_never_reach_log_or_store(
             assert form not in stored
             assert form not in on_disk
             assert form not in log
+
+
+# ListKeyRotations and GetKeyRotationStatus on a key with imported key material.
+# Field names and values: API_ListKeyRotations and API_RotationsListEntry.
+
+
+def rotations(kms: Any, key_id: str, **params: Any) -> list[dict[str, Any]]:
+    listed: list[dict[str, Any]] = kms.list_key_rotations(KeyId=key_id, **params)[
+        "Rotations"
+    ]
+    return listed
+
+
+def all_key_material(kms: Any, key_id: str) -> list[dict[str, Any]]:
+    return rotations(kms, key_id, IncludeKeyMaterial="ALL_KEY_MATERIAL")
+
+
+def test_list_rotations_describes_imported_key_material(kms: Any) -> None:
+    key_id = external_key(kms)["KeyId"]
+    valid_to = (datetime.now(UTC) + timedelta(days=30)).replace(microsecond=0)
+    first_id = import_material(
+        kms,
+        key_id,
+        os.urandom(32),
+        ExpirationModel="KEY_MATERIAL_EXPIRES",
+        ValidTo=valid_to,
+        KeyMaterialDescription="first material",
+    )["KeyMaterialId"]
+    first_entry = {
+        "KeyId": key_id,
+        "KeyMaterialId": first_id,
+        "KeyMaterialState": "CURRENT",
+        "ImportState": "IMPORTED",
+        "KeyMaterialDescription": "first material",
+        "ExpirationModel": "KEY_MATERIAL_EXPIRES",
+        "ValidTo": valid_to,
+    }
+
+    before_rotation = all_key_material(kms, key_id)
+    second_id = import_material(
+        kms, key_id, os.urandom(32), ImportType="NEW_KEY_MATERIAL"
+    )["KeyMaterialId"]
+    pending_only = rotations(kms, key_id)
+    with_pending = all_key_material(kms, key_id)
+    first_page = kms.list_key_rotations(
+        KeyId=key_id, IncludeKeyMaterial="ALL_KEY_MATERIAL", Limit=1
+    )
+    kms.rotate_key_on_demand(KeyId=key_id)
+    rotated = rotations(kms, key_id)
+    second_page = kms.list_key_rotations(
+        KeyId=key_id,
+        IncludeKeyMaterial="ALL_KEY_MATERIAL",
+        Limit=1,
+        Marker=first_page["NextMarker"],
+    )
+    after_rotation = all_key_material(kms, key_id)
+
+    # ROTATIONS_ONLY lists completed rotations only; ALL_KEY_MATERIAL adds the
+    # first key material and the key material pending rotation, which have no
+    # RotationDate or RotationType.
+    assert before_rotation == [first_entry]
+    assert pending_only == []
+    assert with_pending == [
+        first_entry,
+        {
+            "KeyId": key_id,
+            "KeyMaterialId": second_id,
+            "KeyMaterialState": "PENDING_ROTATION",
+            "ImportState": "IMPORTED",
+            "ExpirationModel": DOES_NOT_EXPIRE,
+        },
+    ]
+    [rotation] = rotated
+    assert rotation["KeyMaterialId"] == second_id
+    assert rotation["KeyMaterialState"] == "CURRENT"
+    assert rotation["RotationType"] == "ON_DEMAND"
+    assert abs(rotation["RotationDate"] - datetime.now(UTC)) < timedelta(minutes=5)
+    assert rotation["ImportState"] == "IMPORTED"
+    assert rotation["ExpirationModel"] == DOES_NOT_EXPIRE
+    # ValidTo comes only with KEY_MATERIAL_EXPIRES, and no description was given.
+    assert "ValidTo" not in rotation
+    assert "KeyMaterialDescription" not in rotation
+    assert after_rotation == [
+        {**first_entry, "KeyMaterialState": "NON_CURRENT"},
+        rotation,
+    ]
+    # The pending entry of page one became the rotation entry of page two.
+    assert first_page["Truncated"] is True
+    assert second_page["Rotations"] == [rotation]
+    assert second_page["Truncated"] is False
+
+
+def test_list_rotations_keeps_deleted_material(kms: Any) -> None:
+    key_id, material = imported_key(kms)
+    first_id = describe(kms, key_id)["CurrentKeyMaterialId"]
+    pending_id = import_material(
+        kms, key_id, os.urandom(32), ImportType="NEW_KEY_MATERIAL"
+    )["KeyMaterialId"]
+
+    kms.delete_imported_key_material(KeyId=key_id, KeyMaterialId=pending_id)
+    without_pending = all_key_material(kms, key_id)
+    kms.delete_imported_key_material(KeyId=key_id)
+    deleted = all_key_material(kms, key_id)
+    import_material(kms, key_id, material)
+    reimported = all_key_material(kms, key_id)
+
+    # KeyMaterialState: key material pending rotation "is not permanently
+    # associated with the KMS key", so deleting it removes it from the list.
+    assert [entry["KeyMaterialId"] for entry in without_pending] == [first_id]
+    # ImportState: deleted key material stays associated, waiting for import.
+    [entry] = deleted
+    assert entry["KeyMaterialId"] == first_id
+    assert entry["ImportState"] == "PENDING_IMPORT"
+    assert entry["KeyMaterialState"] == "CURRENT"
+    assert [entry["ImportState"] for entry in reimported] == ["IMPORTED"]
+
+
+def test_list_rotations_empty_before_import(kms: Any) -> None:
+    key_id = external_key(kms)["KeyId"]
+
+    assert rotations(kms, key_id) == []
+    assert all_key_material(kms, key_id) == []
+
+
+def test_imported_rotation_entry_raw_fields(kms: Any, raw: Any) -> None:
+    key_id = external_key(kms)["KeyId"]
+    valid_to = (datetime.now(UTC) + timedelta(days=10)).replace(microsecond=0)
+    import_material(
+        kms,
+        key_id,
+        os.urandom(32),
+        ExpirationModel="KEY_MATERIAL_EXPIRES",
+        ValidTo=valid_to,
+    )
+
+    listed = raw.ok(
+        "ListKeyRotations", {"KeyId": key_id, "IncludeKeyMaterial": "ALL_KEY_MATERIAL"}
+    )
+
+    [entry] = listed["Rotations"]
+    assert set(entry) == {
+        "KeyId",
+        "KeyMaterialId",
+        "KeyMaterialState",
+        "ImportState",
+        "ExpirationModel",
+        "ValidTo",
+    }
+    # Timestamps travel as epoch seconds, as in every JSON 1.1 response.
+    assert entry["ValidTo"] == valid_to.timestamp()
+
+
+def test_expired_material_listed_pending_import(
+    fresh_server_factory: Any,
+) -> None:
+    server = fresh_server_factory(extra_args=["--dev-clock"])
+    kms = server.client()
+    key_id = external_key(kms)["KeyId"]
+    valid_to = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0)
+    import_material(
+        kms,
+        key_id,
+        os.urandom(32),
+        ExpirationModel="KEY_MATERIAL_EXPIRES",
+        ValidTo=valid_to,
+    )
+
+    # The dev-clock endpoint runs the sweep once the clock has moved.
+    advance_dev_clock(server, 3 * DAY)
+    [entry] = all_key_material(kms, key_id)
+
+    assert describe(kms, key_id)["KeyState"] == "PendingImport"
+    assert entry["ImportState"] == "PENDING_IMPORT"
+    assert entry["ExpirationModel"] == "KEY_MATERIAL_EXPIRES"
+    assert entry["ValidTo"] == valid_to
+
+
+@pytest.mark.parametrize("imported", [False, True], ids=["pending-import", "enabled"])
+def test_rotation_status_rejects_imported_key(kms: Any, imported: bool) -> None:
+    key = external_key(kms)
+    if imported:
+        import_material(kms, key["KeyId"], os.urandom(32))
+
+    error = error_of(kms.get_key_rotation_status, KeyId=key["KeyId"])
+
+    # API_GetKeyRotationStatus lists UnsupportedOperationException; AWS's
+    # message for a key with imported key material is the origin message.
+    assert error["Code"] == "UnsupportedOperationException"
+    assert error["Message"] == (
+        f"{key['Arn']} origin is EXTERNAL which is not valid for this operation."
+    )

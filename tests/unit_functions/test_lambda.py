@@ -449,9 +449,14 @@ def test_sweep_deletes_key_after_waiting_period(store: str) -> None:
     after_due = lambda_sweep.handler(scheduled_event, None)
     repeated = lambda_sweep.handler(scheduled_event, None)
 
-    assert before_due == {"deletedKeyCount": 0}
-    assert after_due == {"deletedKeyCount": 1}
-    assert repeated == {"deletedKeyCount": 0}
+    nothing_done = {
+        "deletedKeyCount": 0,
+        "rotatedKeyCount": 0,
+        "expiredKeyMaterialCount": 0,
+    }
+    assert before_due == nothing_done
+    assert after_due == {**nothing_done, "deletedKeyCount": 1}
+    assert repeated == nothing_done
     described = invoke(lambda_all.handler, "DescribeKey", {"KeyId": key_id})
     assert described.status == 400
     assert described.body["__type"] == "NotFoundException"
@@ -679,3 +684,94 @@ def test_lean_app_sends_nothing_after_disconnect(services: Services) -> None:
 def test_lean_app_rejects_websocket(services: Services) -> None:
     with pytest.raises(ValueError, match="HTTP only"):
         run_asgi(LeanApp(services), {"type": "websocket"}, [])
+
+
+# The sweep's report of rotations and expired imported key material.
+
+
+def import_expiring_key_material(material: bytes, valid_to_days: int) -> str:
+    """Create an EXTERNAL key and import ``material`` expiring in some days."""
+    from datetime import UTC, datetime
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    created = invoke_ok(lambda_all.handler, "CreateKey", {"Origin": "EXTERNAL"})
+    key_id: str = created["KeyMetadata"]["KeyId"]
+    issued = invoke_ok(
+        lambda_all.handler,
+        "GetParametersForImport",
+        {
+            "KeyId": key_id,
+            "WrappingAlgorithm": "RSAES_OAEP_SHA_256",
+            "WrappingKeySpec": "RSA_2048",
+        },
+    )
+    public_key = serialization.load_der_public_key(
+        base64.b64decode(issued["PublicKey"])
+    )
+    assert isinstance(public_key, rsa.RSAPublicKey)
+    oaep = padding.OAEP(padding.MGF1(hashes.SHA256()), hashes.SHA256(), None)
+    valid_to = datetime.now(UTC) + timedelta(days=valid_to_days)
+    invoke_ok(
+        lambda_all.handler,
+        "ImportKeyMaterial",
+        {
+            "KeyId": key_id,
+            "ImportToken": issued["ImportToken"],
+            "EncryptedKeyMaterial": base64.b64encode(
+                public_key.encrypt(material, oaep)
+            ).decode(),
+            "ExpirationModel": "KEY_MATERIAL_EXPIRES",
+            "ValidTo": valid_to.timestamp(),
+        },
+    )
+    return key_id
+
+
+def test_sweep_reports_rotations_and_expiries(
+    store: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from functions.logs import JsonFormatter
+
+    rotating_id = invoke_ok(lambda_all.handler, "CreateKey", {})["KeyMetadata"]["KeyId"]
+    invoke_ok(
+        lambda_all.handler,
+        "EnableKeyRotation",
+        {"KeyId": rotating_id, "RotationPeriodInDays": 90},
+    )
+    material = os.urandom(32)
+    expiring_id = import_expiring_key_material(material, valid_to_days=30)
+    clock = AdjustableClock()
+    lambda_sweep.container.reset(clock=clock)
+    event: dict[str, Any] = {"detail-type": "Scheduled Event", "detail": {}}
+
+    clock.advance(timedelta(days=29))
+    before_due = lambda_sweep.handler(event, None)
+    clock.advance(timedelta(days=62))
+    with caplog.at_level("INFO", logger="keyledger.sweep"):
+        after_due = lambda_sweep.handler(event, None)
+    repeated = lambda_sweep.handler(event, None)
+
+    nothing_done = {
+        "deletedKeyCount": 0,
+        "rotatedKeyCount": 0,
+        "expiredKeyMaterialCount": 0,
+    }
+    assert before_due == nothing_done
+    assert after_due == {
+        "deletedKeyCount": 0,
+        "rotatedKeyCount": 1,
+        "expiredKeyMaterialCount": 1,
+    }
+    assert repeated == nothing_done
+    [finished] = [r for r in caplog.records if r.getMessage() == "sweep finished"]
+    assert finished.__dict__["rotated_key_count"] == 1
+    assert finished.__dict__["expired_key_material_count"] == 1
+    logged = "\n".join(JsonFormatter().format(record) for record in caplog.records)
+    assert rotating_id in logged
+    assert expiring_id in logged
+    for form in (material.hex(), base64.b64encode(material).decode()):
+        assert form not in logged
+    described = invoke_ok(lambda_all.handler, "DescribeKey", {"KeyId": expiring_id})
+    assert described["KeyMetadata"]["KeyState"] == "PendingImport"
