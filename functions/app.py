@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import json
 import logging
+import math
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI, Request, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from domain.errors import (
     RequestEntityTooLargeException,
@@ -29,6 +32,10 @@ DEV_CLOCK_PATH = "/_keyledger/dev-clock"
 # 100 years: far past any deletion window or rotation period, and well inside
 # what timedelta and datetime can represent.
 _MAX_DEV_CLOCK_STEP_SECONDS = 100 * 366 * 86400.0
+# The dev clock stops short of datetime's year 9999, so that a deletion date
+# 30 days or a rotation period 2560 days ahead of it can still be computed.
+DEV_CLOCK_LIMIT = datetime(9000, 1, 1, tzinfo=UTC)
+_MAX_DEV_CLOCK_BODY_BYTES = 1024
 
 
 def _request_of(request: Request, body: bytes) -> protocol.HttpRequest:
@@ -70,6 +77,12 @@ async def _sweep_forever(services: Services) -> None:
 
 
 def create_app(services: Services, *, run_sweeper: bool = True) -> FastAPI:
+    # A read from SQLite in WAL mode never waits on a writer, so the fast
+    # actions run on the event loop and skip the thread hand-off. A
+    # PostgreSQL round trip can wait on a lock or a slow server, which would
+    # stall every request, so there every action runs in the thread pool.
+    inline_actions = frozenset() if services.store.is_postgres else FAST_ACTIONS
+
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         task = asyncio.create_task(_sweep_forever(services)) if run_sweeper else None
@@ -101,7 +114,7 @@ def create_app(services: Services, *, run_sweeper: bool = True) -> FastAPI:
         call = protocol.Call()
         try:
             protocol.prepare(services, http_request, call, None)
-            if call.action in FAST_ACTIONS:
+            if call.action in inline_actions:
                 result = protocol.execute(services, call)
             else:
                 result = await run_in_threadpool(protocol.execute, services, call)
@@ -135,6 +148,16 @@ def create_app(services: Services, *, run_sweeper: bool = True) -> FastAPI:
         # reach the client as {"detail": ...} instead of a KMS error body.
         return _error_of(UnknownOperationException(""))
 
+    @app.exception_handler(ClientDisconnect)
+    async def client_disconnected(request: Request, error: Exception) -> Response:
+        # Any client can hang up mid-body, so this is routine and gets no
+        # traceback. Nobody reads the response.
+        logger.debug(
+            "client disconnected before sending the whole request body",
+            extra={"client": request.client.host if request.client else ""},
+        )
+        return Response(status_code=400)
+
     @app.exception_handler(Exception)
     async def unexpected_error(request: Request, error: Exception) -> Response:
         return _error_of(error)
@@ -142,21 +165,20 @@ def create_app(services: Services, *, run_sweeper: bool = True) -> FastAPI:
     return app
 
 
-def _error_of(error: BaseException, status: int | None = None) -> Response:
+def _error_of(error: BaseException) -> Response:
     """Render ``error`` as a KMS error body with a request id of its own."""
-    response = protocol.error_response(protocol.Call(), error)
-    if status is not None:
-        response.status = status
-    return _response_of(response)
+    return _response_of(protocol.error_response(protocol.Call(), error))
 
 
-async def _read_body(request: Request) -> bytes | None:
-    """Read the body, or return None once it passes the size limit."""
+async def _read_body(
+    request: Request, max_bytes: int = protocol.MAX_BODY_BYTES
+) -> bytes | None:
+    """Read the body, or return None once it passes ``max_bytes``."""
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > protocol.MAX_BODY_BYTES:
+        if size > max_bytes:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
@@ -168,27 +190,62 @@ async def _advance_dev_clock(services: Services, request: Request) -> Response:
     client = request.client.host if request.client else ""
     if clock is None or not _is_loopback(client):
         # Without --dev-clock, or for a remote caller, the endpoint does not
-        # exist: 404 with a KMS error body.
-        return _error_of(UnknownOperationException(""), status=404)
-    try:
-        payload = await request.json()
-        seconds = float(payload["Seconds"])
-        if not 0 <= seconds < _MAX_DEV_CLOCK_STEP_SECONDS:
-            raise ValueError("out of range")
-    except (ValueError, KeyError, TypeError, OverflowError):
+        # exist, so it answers as every other unknown path does.
+        return _error_of(UnknownOperationException(""))
+    body = await _read_body(request, _MAX_DEV_CLOCK_BODY_BYTES)
+    if body is None:
+        return _error_of(
+            RequestEntityTooLargeException(
+                f"The request body is larger than {_MAX_DEV_CLOCK_BODY_BYTES} bytes."
+            )
+        )
+    seconds = _dev_clock_step(body)
+    if seconds is None:
         return _error_of(
             ValidationException(
                 'Send {"Seconds": N} with N a number of seconds from 0 to '
                 f"{_MAX_DEV_CLOCK_STEP_SECONDS:.0f}."
             )
         )
-    now = clock.advance(timedelta(seconds=seconds))
+    step = timedelta(seconds=seconds)
+    # No await separates this check from advance(), so two steps sent at
+    # once cannot both pass it.
+    if clock.now() + step >= DEV_CLOCK_LIMIT:
+        return _error_of(
+            ValidationException(
+                f"The dev clock reads {clock.now().isoformat()} and cannot reach "
+                f"{DEV_CLOCK_LIMIT.isoformat()}; it was not moved."
+            )
+        )
+    now = clock.advance(step)
     logger.warning("dev clock advanced by %s s; it now reads %s", seconds, now)
     await run_in_threadpool(run_sweep, services)
     return Response(
         content=f'{{"Now":{now.timestamp():.3f}}}'.encode(),
         media_type=protocol.CONTENT_TYPE,
     )
+
+
+def _dev_clock_step(body: bytes) -> float | None:
+    """Return the step in seconds of a dev-clock body, or None when it is invalid."""
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError):
+        # 1 KiB of nested brackets is deep enough for RecursionError.
+        return None
+    if not isinstance(payload, dict):
+        return None
+    value = payload.get("Seconds")
+    # JSON true is an int to Python, and a quoted number is text.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        seconds = float(value)
+    except OverflowError:
+        return None
+    if not math.isfinite(seconds) or not 0 <= seconds < _MAX_DEV_CLOCK_STEP_SECONDS:
+        return None
+    return seconds
 
 
 def _is_loopback(host: str) -> bool:

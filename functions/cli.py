@@ -8,11 +8,35 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from functions.settings import Settings
+from functions.settings import Settings, parse_port, parse_sweep_interval
+
+if TYPE_CHECKING:
+    import uvicorn
 
 logger = logging.getLogger("keyledger.server")
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+# uvicorn exits with this status when it cannot start, for one when the port
+# is taken.
+STARTUP_FAILURE_STATUS = 3
+
+
+def _port_argument(text: str) -> int:
+    try:
+        return parse_port(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _sweep_interval_argument(text: str) -> float:
+    try:
+        return parse_sweep_interval(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _serve_parser(
@@ -28,7 +52,9 @@ def _serve_parser(
         "--host", help="address to bind (KEYLEDGER_HOST, default 127.0.0.1)"
     )
     serve.add_argument(
-        "--port", type=int, help="TCP port (KEYLEDGER_PORT, default 8080)"
+        "--port",
+        type=_port_argument,
+        help="TCP port, 1 to 65535 (KEYLEDGER_PORT, default 8080)",
     )
     serve.add_argument(
         "--data-dir",
@@ -55,9 +81,9 @@ def _serve_parser(
     )
     serve.add_argument(
         "--sweep-interval",
-        type=float,
-        help="seconds between sweeps for due deletions (KEYLEDGER_SWEEP_INTERVAL, "
-        "default 60)",
+        type=_sweep_interval_argument,
+        help="seconds between sweeps for due deletions, at least 1 "
+        "(KEYLEDGER_SWEEP_INTERVAL, default 60)",
     )
     serve.add_argument(
         "--dev-clock",
@@ -68,6 +94,8 @@ def _serve_parser(
     )
     serve.add_argument(
         "--log-level",
+        type=str.lower,
+        choices=LOG_LEVELS,
         default=os.environ.get("KEYLEDGER_LOG_LEVEL", "info"),
         help="debug, info, warning or error (KEYLEDGER_LOG_LEVEL, default info)",
     )
@@ -116,7 +144,12 @@ def serve(arguments: argparse.Namespace) -> int:
     import uvicorn
 
     from events.root_key import RootKeyError
-    from events.store import InvalidDatabaseUrl, StoreUnavailable, describe_store
+    from events.store import (
+        InvalidDatabaseUrl,
+        RootKeyMismatch,
+        StoreUnavailable,
+        describe_store,
+    )
     from functions.app import create_app
     from functions.credentials import CredentialsFileError
     from functions.logs import configure_logging
@@ -126,10 +159,18 @@ def serve(arguments: argparse.Namespace) -> int:
     try:
         settings = settings_from(arguments)
         services = build_services(settings)
+    except StoreUnavailable as error:
+        logger.error(
+            "cannot start: %s (store %s)%s",
+            error,
+            describe_store(settings.data_dir, settings.database_url),
+            _postgres_failure(settings.database_url),
+        )
+        return 2
     except (
         CredentialsFileError,
         RootKeyError,
-        StoreUnavailable,
+        RootKeyMismatch,
         InvalidDatabaseUrl,
         ValueError,
         OSError,
@@ -141,18 +182,21 @@ def serve(arguments: argparse.Namespace) -> int:
             "DEV CLOCK ON: loopback clients can move this server's clock forward "
             "with POST /_keyledger/dev-clock; never run production like this"
         )
-    logger.info(
-        "KeyLedger listening on http://%s:%d, data directory %s, store %s",
-        settings.host,
-        settings.port,
-        settings.data_dir,
-        describe_store(settings.data_dir, settings.database_url),
-        extra={
-            "address": f"{settings.host}:{settings.port}",
-            "data_dir": str(settings.data_dir),
-            "store": describe_store(settings.data_dir, settings.database_url),
-        },
-    )
+
+    def announce() -> None:
+        logger.info(
+            "KeyLedger listening on http://%s:%d, data directory %s, store %s",
+            settings.host,
+            settings.port,
+            settings.data_dir,
+            describe_store(settings.data_dir, settings.database_url),
+            extra={
+                "address": f"{settings.host}:{settings.port}",
+                "data_dir": str(settings.data_dir),
+                "store": describe_store(settings.data_dir, settings.database_url),
+            },
+        )
+
     app = create_app(services)
     _stop_on_signals()
     # Everything built so far (the service model, the app, the caches' first
@@ -169,14 +213,62 @@ def serve(arguments: argparse.Namespace) -> int:
         access_log=False,
         server_header=False,
     )
+    server = _announcing_server(config, announce)
+    status = 0
     try:
-        uvicorn.Server(config).run()
+        server.run()
     except StopRequested as stop:
         logger.info("stopping on signal %s", stop.signal_name)
+    except SystemExit:
+        if server.started:
+            raise
+        # uvicorn has logged the cause, such as the port being in use.
+        logger.error(
+            "cannot start: the server could not listen on http://%s:%d",
+            settings.host,
+            settings.port,
+        )
+        status = STARTUP_FAILURE_STATUS
     finally:
         services.close()
         logger.info("KeyLedger stopped")
-    return 0
+    return status
+
+
+def _announcing_server(
+    config: uvicorn.Config, announce: Callable[[], None]
+) -> uvicorn.Server:
+    """Return a uvicorn server that calls ``announce`` once it listens."""
+    import uvicorn
+
+    class AnnouncingServer(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                announce()
+
+    return AnnouncingServer(config)
+
+
+def _postgres_failure(database_url: str | None) -> str:
+    """Return PostgreSQL's own reason for refusing a connection, as a suffix.
+
+    The connection pool reports only a timeout, which hides a missing
+    database or a rejected login.
+    """
+    if not database_url:
+        return ""
+    try:
+        import psycopg
+
+        # The schema parameter is KeyLedger's, not libpq's.
+        with psycopg.connect(database_url.split("?", 1)[0], connect_timeout=5):
+            return ""
+    except Exception as error:
+        # Whatever fails here is the reason to report.
+        # libpq's messages name the host and database, never the password.
+        reason = str(error).strip().splitlines()
+        return f"; PostgreSQL says: {reason[0]}" if reason else ""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -187,6 +279,12 @@ def main(argv: list[str] | None = None) -> int:
     subparsers = parser.add_subparsers(dest="command", required=True)
     _serve_parser(subparsers)
     arguments = parser.parse_args(argv)
+    if arguments.command == "serve" and arguments.log_level not in LOG_LEVELS:
+        # argparse checks the choices of a flag, not of its default.
+        parser.error(
+            f"KEYLEDGER_LOG_LEVEL: {arguments.log_level!r} is not one of "
+            f"{', '.join(LOG_LEVELS)}"
+        )
     if arguments.command == "serve":
         return serve(arguments)
     parser.error(f"unknown command {arguments.command}")

@@ -120,6 +120,12 @@ class CredentialStore:
             raise CredentialsFileError(
                 f"credentials file {source} is not valid TOML: {error}"
             ) from None
+        except UnicodeDecodeError as error:
+            # The offset alone, because the bytes may belong to a secret.
+            raise CredentialsFileError(
+                f"credentials file {source} is not valid UTF-8: invalid byte at "
+                f"offset {error.start}; TOML files must be UTF-8"
+            ) from None
         return cls(_parse_document(document, source))
 
     @classmethod

@@ -6,8 +6,13 @@ accepts, so no action can forget a form or check accounts differently.
 
 from __future__ import annotations
 
-from domain.alias import Alias
-from domain.errors import AccessDeniedException, NotFoundException
+from domain.alias import Alias, check_alias_name
+from domain.errors import (
+    AccessDeniedException,
+    InvalidAliasNameException,
+    NotFoundException,
+    ValidationException,
+)
 from domain.identifiers import (
     ALL_FORMS,
     ReferenceForm,
@@ -51,11 +56,26 @@ def resolve_key_id(
     if reference.key_id is not None:
         return reference.key_id
     alias_name = reference.alias_name or ""
-    target = services.store.alias_target(account_id, caller.region, alias_name)
+    target = None
+    if alias_name_can_exist(alias_name):
+        target = services.store.alias_target(account_id, caller.region, alias_name)
     if target is None:
         arn = alias_arn(caller.region, account_id, alias_name)
         raise NotFoundException(f"Alias {arn} is not found.")
     return target
+
+
+def alias_name_can_exist(alias_name: str) -> bool:
+    """Tell whether CreateAlias could have made an alias of this name.
+
+    Any other name, such as one with a NUL character (which PostgreSQL cannot
+    store in text), names no alias and must not reach a query.
+    """
+    try:
+        check_alias_name(alias_name)
+    except (ValidationException, InvalidAliasNameException):
+        return False
+    return True
 
 
 def _check_owner(key: Key | None, caller: Caller, key_id: str) -> Key:

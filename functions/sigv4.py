@@ -19,8 +19,7 @@ import hashlib
 import hmac
 import re
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import NamedTuple
 from urllib.parse import unquote_plus
 
@@ -56,6 +55,19 @@ CONTENT_SHA256_MISMATCH_MESSAGE = (
 
 _REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}")
 _ISO8601_BASIC = re.compile(r"[0-9]{8}T[0-9]{6}Z")
+_MONTHS = (
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+)  # fmt: skip
+# RFC 5322 date-time, as in the HTTP Date header: "Fri, 09 May 2025 10:00:00
+# GMT" or with a "+hhmm" or "-hhmm" zone. The day name is optional, and
+# seconds too, as RFC 5322 allows.
+_HTTP_DATE = re.compile(
+    r"(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), ?)?([0-9]{1,2}) "
+    r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([0-9]{4}) "
+    r"([0-9]{2}):([0-9]{2})(?::([0-9]{2}))? (GMT|UTC?|[+-][0-9]{4})",
+    re.IGNORECASE,
+)
 _SIGNATURE = re.compile(r"[0-9a-f]{64}")
 _AUTH_SCHEME = re.compile(r"[A-Za-z0-9-]{1,32}")
 # The layout botocore sends, parsed in one step before the general parser.
@@ -267,15 +279,52 @@ def _request_timestamp(received: dict[str, list[str]]) -> str:
     value = ",".join(date)
     if _ISO8601_BASIC.fullmatch(value):
         return value
-    try:
-        parsed = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    parsed = _parse_http_date(value)
+    if parsed is None:
+        # Returned as sent, the value fails the format check with the usual
+        # IncompleteSignatureException.
         return value
-    if parsed.tzinfo is None:
-        # email.utils returns a naive datetime for the "-0000" zone, which
-        # botocore writes and which means UTC.
-        parsed = parsed.replace(tzinfo=UTC)
-    return _format_timestamp(parsed.astimezone(UTC))
+    return _format_timestamp(parsed)
+
+
+def _parse_http_date(value: str) -> datetime | None:
+    """Return an RFC 5322 date-time as an aware UTC datetime, or None.
+
+    Only the form HTTP clients send is accepted: a four-digit year and a
+    numeric or GMT/UT/UTC zone. botocore writes the zone as "-0000", which
+    means UTC. A date that does not exist, or whose UTC time falls outside
+    the years 1000 to 9999, is None: email.utils would read the year 0000 as
+    2000, and its conversion to UTC can overflow.
+    """
+    match = _HTTP_DATE.fullmatch(value.strip())
+    if match is None:
+        return None
+    day, month, year, hour, minute, second, zone = match.groups()
+    if zone.upper() in ("GMT", "UT", "UTC"):
+        offset = timedelta(0)
+    else:
+        zone_hours, zone_minutes = int(zone[1:3]), int(zone[3:5])
+        if zone_minutes >= 60:
+            return None
+        offset = timedelta(hours=zone_hours, minutes=zone_minutes)
+        if zone[0] == "-":
+            offset = -offset
+    try:
+        local = datetime(
+            int(year),
+            _MONTHS.index(month.title()) + 1,
+            int(day),
+            int(hour),
+            int(minute),
+            int(second or 0),
+            tzinfo=timezone(offset),
+        )
+        parsed = local.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+    if parsed.year < 1000:
+        return None
+    return parsed
 
 
 def _require_parameters(authorization: _AuthorizationHeader, timestamp: str) -> None:

@@ -51,12 +51,15 @@ def decrypt(
     blob: bytes,
     context: Mapping[str, str] | None,
     requested_key_id: str | None,
+    algorithm: str | None = None,
 ) -> tuple[Key, str, bytes]:
     """Open a ciphertext blob; return its key, key material id and plaintext.
 
     A KeyId that the caller names must resolve to the blob's own key, or the
-    call fails with IncorrectKeyException. Every other failure, whatever part
-    of the blob or context is wrong, is the same InvalidCiphertextException.
+    call fails with IncorrectKeyException. An encryption algorithm that the
+    caller names must suit that key, or the call fails with
+    InvalidKeyUsageException. Every other failure, whatever part of the blob
+    or context is wrong, is the same InvalidCiphertextException.
     """
     header = parse_header(blob)
     if requested_key_id is not None:
@@ -67,6 +70,7 @@ def decrypt(
                 "perform this operation."
             )
     key = _key_of_blob(services, caller, action, header.key_id)
+    check_encryption_algorithm(key, algorithm, action)
     key.check_usable()
     if header.key_material_id not in key.key_materials:
         raise InvalidCiphertextException(INVALID_CIPHERTEXT_MESSAGE)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.errors import INVALID_CIPHERTEXT_MESSAGE, InvalidCiphertextException
 from domain.key import SYMMETRIC_DEFAULT
 from domain.principal import Caller
 from functions import symmetric
@@ -17,9 +16,6 @@ def handle(
 ) -> dict[str, Any]:
     reject_unsupported(params, "Recipient")
     reject_grant_tokens(params)
-    if params.get("EncryptionAlgorithm") not in (None, SYMMETRIC_DEFAULT):
-        # Only symmetric keys exist, and their blobs are SYMMETRIC_DEFAULT.
-        raise InvalidCiphertextException(INVALID_CIPHERTEXT_MESSAGE)
 
     key, key_material_id, plaintext = symmetric.decrypt(
         services,
@@ -28,6 +24,9 @@ def handle(
         params["CiphertextBlob"],
         params.get("EncryptionContext"),
         params.get("KeyId"),
+        # An algorithm that does not suit the blob's key gets
+        # InvalidKeyUsageException naming the key, as Encrypt does.
+        params.get("EncryptionAlgorithm"),
     )
 
     return {

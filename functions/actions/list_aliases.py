@@ -9,7 +9,7 @@ from typing import Any
 
 from domain.identifiers import KEY_FORMS, alias_arn
 from domain.principal import Caller
-from functions.keys import key_for_use
+from functions.keys import alias_name_can_exist, key_for_use
 from functions.services import Services
 from functions.wire import decode_marker, encode_marker
 
@@ -25,7 +25,9 @@ def handle(
     services: Services, caller: Caller, params: dict[str, Any]
 ) -> dict[str, Any]:
     limit = min(params.get("Limit", DEFAULT_LIMIT), MAX_LIMIT)
-    after_name = decode_marker(_MARKER_KIND, params.get("Marker")) or ""
+    after_name = (
+        decode_marker(_MARKER_KIND, params.get("Marker"), alias_name_can_exist) or ""
+    )
     target_key_id = None
     if "KeyId" in params:
         target_key_id = key_for_use(

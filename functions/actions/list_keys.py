@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from domain.errors import InvalidMarkerException
 from domain.identifiers import key_arn
 from domain.principal import Caller
 from functions.services import Services
@@ -15,19 +15,19 @@ _MARKER_KIND = "keys"
 # ResourceOwners values: the caller's own keys, and keys other accounts share
 # through AWS Resource Access Manager, which KeyLedger does not have.
 SELF = "SELF"
+# A position is a row number that the store keeps in a signed 64-bit column.
+# int() also accepts signs, spaces, underscores and non-ASCII digits, which no
+# issued marker contains.
+_POSITION = re.compile(r"[0-9]{1,19}")
+_MAX_POSITION = 2**63 - 1
 
 
 def handle(
     services: Services, caller: Caller, params: dict[str, Any]
 ) -> dict[str, Any]:
     limit = params.get("Limit", DEFAULT_LIMIT)
-    marker = decode_marker(_MARKER_KIND, params.get("Marker"))
-    try:
-        after_position = int(marker) if marker is not None else 0
-    except ValueError:
-        raise InvalidMarkerException("The marker is not valid.") from None
-    if after_position < 0:
-        raise InvalidMarkerException("The marker is not valid.")
+    marker = decode_marker(_MARKER_KIND, params.get("Marker"), _is_position)
+    after_position = int(marker) if marker is not None else 0
     account_id = caller.principal.account_id
     if SELF not in params.get("ResourceOwners", [SELF]):
         # Only keys shared with the caller are asked for, and no account
@@ -49,3 +49,7 @@ def handle(
     if truncated:
         result["NextMarker"] = encode_marker(_MARKER_KIND, str(page[-1][0]))
     return result
+
+
+def _is_position(text: str) -> bool:
+    return _POSITION.fullmatch(text) is not None and int(text) <= _MAX_POSITION

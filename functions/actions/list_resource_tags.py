@@ -16,13 +16,15 @@ from functions.wire import decode_marker, encode_marker, tags_to_wire
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 50
 _MARKER_KIND = "tags"
+# A tag key has 1 to 128 characters (AWS KMS API reference, Tag).
+_MAX_TAG_KEY_LENGTH = 128
 
 
 def handle(
     services: Services, caller: Caller, params: dict[str, Any]
 ) -> dict[str, Any]:
     limit = min(params.get("Limit", DEFAULT_LIMIT), MAX_LIMIT)
-    marker = decode_marker(_MARKER_KIND, params.get("Marker"))
+    marker = decode_marker(_MARKER_KIND, params.get("Marker"), _is_tag_key)
     key = key_for_use(services, caller, "ListResourceTags", params["KeyId"], KEY_FORMS)
 
     tags = sorted(key.tags.items())
@@ -40,3 +42,7 @@ def handle(
     if truncated:
         result["NextMarker"] = encode_marker(_MARKER_KIND, page[-1][0])
     return result
+
+
+def _is_tag_key(text: str) -> bool:
+    return 1 <= len(text) <= _MAX_TAG_KEY_LENGTH

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.errors import INVALID_CIPHERTEXT_MESSAGE, InvalidCiphertextException
 from domain.key import SYMMETRIC_DEFAULT
 from domain.principal import Caller
 from functions import symmetric
@@ -21,8 +20,6 @@ def handle(
     services: Services, caller: Caller, params: dict[str, Any]
 ) -> dict[str, Any]:
     reject_grant_tokens(params)
-    if params.get("SourceEncryptionAlgorithm") not in (None, SYMMETRIC_DEFAULT):
-        raise InvalidCiphertextException(INVALID_CIPHERTEXT_MESSAGE)
     destination = key_for_use(services, caller, "ReEncrypt", params["DestinationKeyId"])
     symmetric.check_encryption_algorithm(
         destination, params.get("DestinationEncryptionAlgorithm"), "ReEncrypt"
@@ -35,6 +32,7 @@ def handle(
         params["CiphertextBlob"],
         params.get("SourceEncryptionContext"),
         params.get("SourceKeyId"),
+        params.get("SourceEncryptionAlgorithm"),
     )
     blob = symmetric.encrypt(
         services, destination, plaintext, params.get("DestinationEncryptionContext")

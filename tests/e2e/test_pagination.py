@@ -321,3 +321,96 @@ def test_list_resource_tags_with_invalid_marker_is_invalid_marker(kms: Any) -> N
     error = error_of(kms.list_resource_tags, KeyId=key_id, Marker="not-a-marker")
 
     assert error["Code"] == "InvalidMarkerException"
+
+
+# Forged markers: a client can base64-encode any position.
+
+
+def forged_marker(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode("utf-8")).decode("ascii")
+
+
+@pytest.mark.parametrize(
+    "position",
+    [
+        "9" * 20,
+        str(2**63),
+        "-1",
+        " 5",
+        "5 ",
+        "+5",
+        "1_0",
+        "\u0661\u0662",
+        "1" * 700,
+        "",
+    ],
+    ids=[
+        "past-64-bits",
+        "two-to-the-63",
+        "negative",
+        "leading-space",
+        "trailing-space",
+        "plus-sign",
+        "underscore",
+        "arabic-indic-digits",
+        "700-digits",
+        "empty",
+    ],
+)
+def test_list_keys_with_forged_position_is_invalid_marker(
+    kms: Any, position: str
+) -> None:
+    error = error_of(kms.list_keys, Marker=forged_marker(f"keys:{position}"))
+
+    assert error["Code"] == "InvalidMarkerException"
+    assert error["Message"] == "The marker is not valid."
+
+
+def test_list_keys_after_largest_position_is_empty(kms: Any) -> None:
+    page = kms.list_keys(Marker=forged_marker(f"keys:{2**63 - 1}"))
+
+    assert page["Keys"] == []
+    assert page["Truncated"] is False
+
+
+@pytest.mark.parametrize(
+    "position",
+    ["a\x00b", "alias/a\x00b", "no-prefix", "alias/", "alias/" + "a" * 251, ""],
+    ids=["nul", "alias-with-nul", "no-prefix", "prefix-only", "257-chars", "empty"],
+)
+def test_list_aliases_with_forged_position_is_invalid_marker(
+    kms: Any, position: str
+) -> None:
+    error = error_of(kms.list_aliases, Marker=forged_marker(f"aliases:{position}"))
+
+    assert error["Code"] == "InvalidMarkerException"
+    assert error["Message"] == "The marker is not valid."
+
+
+def test_list_aliases_after_forged_alias_name_lists_later_names(kms: Any) -> None:
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    names = [f"alias/forged-marker-{suffix}-{key_id}" for suffix in ("a", "b")]
+    for name in names:
+        kms.create_alias(AliasName=name, TargetKeyId=key_id)
+
+    # A position that is a possible alias name is as good as an issued one.
+    page = kms.list_aliases(KeyId=key_id, Marker=forged_marker(f"aliases:{names[0]}"))
+
+    assert [entry["AliasName"] for entry in page["Aliases"]] == names[1:]
+
+
+@pytest.mark.parametrize("position", ["", "t" * 129], ids=["empty", "129-chars"])
+def test_list_resource_tags_with_forged_position_is_invalid_marker(
+    kms: Any, position: str
+) -> None:
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+
+    # API_Tag: a tag key has 1 to 128 characters, so no page ends on these.
+    error = error_of(
+        kms.list_resource_tags,
+        KeyId=key_id,
+        Marker=forged_marker(f"tags:{position}"),
+    )
+
+    assert error["Code"] == "InvalidMarkerException"
+    assert error["Message"] == "The marker is not valid."

@@ -26,17 +26,25 @@ IMPLEMENTED_ACTIONS = frozenset(
         "CreateKey",
         "Decrypt",
         "DeleteAlias",
+        "DeleteImportedKeyMaterial",
         "DescribeKey",
         "DisableKey",
+        "DisableKeyRotation",
         "EnableKey",
+        "EnableKeyRotation",
         "Encrypt",
         "GenerateDataKey",
         "GenerateDataKeyWithoutPlaintext",
         "GenerateRandom",
+        "GetKeyRotationStatus",
+        "GetParametersForImport",
+        "ImportKeyMaterial",
         "ListAliases",
+        "ListKeyRotations",
         "ListKeys",
         "ListResourceTags",
         "ReEncrypt",
+        "RotateKeyOnDemand",
         "ScheduleKeyDeletion",
         "TagResource",
         "UntagResource",
@@ -374,9 +382,14 @@ def test_dev_clock_is_refused_without_the_flag(server: Any) -> None:
     response = httpx.post(
         server.endpoint + "/_keyledger/dev-clock", json={"Seconds": 1}
     )
+    unknown = httpx.post(server.endpoint + "/_keyledger/other", json={"Seconds": 1})
     parsed = json.loads(response.content)
 
-    assert response.status_code == 404
+    # The disabled endpoint answers as any unknown path, so a client cannot
+    # tell that it exists.
+    assert response.status_code == 400
+    assert response.status_code == unknown.status_code
+    assert parsed == json.loads(unknown.content)
     assert parsed["__type"] == "UnknownOperationException"
     assert response.headers["content-type"] == "application/x-amz-json-1.1"
 
@@ -520,13 +533,13 @@ def test_encrypt_with_dry_run_false_works(raw: Any, key_id: str) -> None:
     [
         {"KeySpec": "RSA_2048", "KeyUsage": "ENCRYPT_DECRYPT"},
         {"KeyUsage": "GENERATE_VERIFY_MAC", "KeySpec": "HMAC_256"},
-        {"Origin": "EXTERNAL"},
+        {"Origin": "AWS_CLOUDHSM"},
         {"MultiRegion": True},
         {"CustomKeyStoreId": "cks-1234567890abcdef0"},
         {"Policy": '{"Version": "2012-10-17", "Statement": []}'},
         {"BypassPolicyLockoutSafetyCheck": True},
     ],
-    ids=["rsa", "hmac", "external", "multi-region", "custom-store", "policy", "bypass"],
+    ids=["rsa", "hmac", "cloudhsm", "multi-region", "custom-store", "policy", "bypass"],
 )
 def test_create_key_with_unsupported_option_is_refused(
     raw: Any, kms_error_check: Any, payload: dict[str, Any]

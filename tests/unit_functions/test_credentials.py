@@ -292,3 +292,16 @@ def test_error_names_the_file(tmp_path: Path) -> None:
 
 def test_credentials_error_is_value_error() -> None:
     assert issubclass(CredentialsFileError, ValueError)
+
+
+def test_file_that_is_not_utf8_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "credentials.toml"
+    path.write_bytes(b'[[principals]]\naccess_key_id = "\xff"\n')
+
+    with pytest.raises(CredentialsFileError) as error:
+        CredentialStore.from_file(path)
+
+    assert str(error.value) == (
+        f"credentials file {path} is not valid UTF-8: invalid byte at offset 32; "
+        "TOML files must be UTF-8"
+    )

@@ -7,6 +7,8 @@ clock set from the request's own X-Amz-Date (or Date) header.
 from __future__ import annotations
 
 import hashlib
+import random
+import string
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
@@ -783,3 +785,121 @@ def test_expiry_message_uses_utc() -> None:
     error = rejection(received, now.astimezone(eastern))
 
     assert f"({now:%Y%m%dT%H%M%SZ} - 15 min.)" in error.message
+
+
+@pytest.mark.parametrize(
+    "date",
+    [
+        # Its UTC time is in the year 10000, past what datetime can hold.
+        "Fri, 31 Dec 9999 23:59:59 -2359",
+        # email.utils reads a year below 100 as 19xx or 20xx.
+        "Fri, 31 Dec 0000 23:59:59 GMT",
+        "Sun, 30 Feb 2025 10:00:00 GMT",
+        "Fri, 09 May 2025 24:00:00 GMT",
+        "Fri, 09 May 2025 10:00:00 +0060",
+        "Fri, 09 May 99999999999999999999 10:00:00 GMT",
+        "Friday, 09-May-25 10:00:00 GMT",
+    ],
+)
+def test_impossible_date_header_is_malformed(date: str) -> None:
+    received = sign(use_date_header=True).with_header("date", date)
+
+    error = rejection(received)
+
+    assert isinstance(error, IncompleteSignatureException)
+    assert error.message == (
+        f"Date must be in ISO-8601 'basic format'. Got '{date[:64]}'. "
+        "See http://en.wikipedia.org/wiki/ISO_8601"
+    )
+
+
+def test_date_header_with_offset_is_converted_to_utc() -> None:
+    original = sign(use_date_header=True)
+    eastern = original.time.astimezone(timezone(timedelta(hours=-5)))
+    received = original.with_header(
+        "date", eastern.strftime("%a, %d %b %Y %H:%M:%S -0500")
+    )
+
+    # The signature covers the Date header's value, so the rewritten header
+    # fails the signature check, after the date passed the format check.
+    error = rejection(received)
+
+    assert isinstance(error, InvalidSignatureException)
+    assert error.message == SIGNATURE_MISMATCH_MESSAGE
+
+
+_FUZZ_PIECES = (
+    "AWS4-HMAC-SHA256",
+    "Credential=",
+    "SignedHeaders=",
+    "Signature=",
+    f"{ACCESS_KEY_ID}/20260101/us-east-1/kms/aws4_request",
+    "host;date;x-amz-date;x-amz-target",
+    "0" * 64,
+    "Fri, 31 Dec 9999 23:59:59 -2359",
+    "Sat, 01 Jan 0000 00:00:00 +2359",
+    "20260101T000000Z",
+    "99999999999999999999",
+    "UNSIGNED-PAYLOAD",
+    ",",
+    ";",
+    " ",
+    "=",
+    "/",
+    "%",
+    "\x00",
+    "\xff",
+    "\udcff",
+    "\u0661",
+)
+_FUZZ_HEADERS = (
+    "authorization",
+    "x-amz-date",
+    "date",
+    "x-amz-content-sha256",
+    "x-amz-security-token",
+    "x-amz-target",
+    "host",
+)
+
+
+def _fuzz_text(generator: random.Random) -> str:
+    return "".join(
+        generator.choice(_FUZZ_PIECES)
+        if generator.random() < 0.7
+        else generator.choice(string.printable)
+        for _ in range(generator.randrange(12))
+    )
+
+
+def test_random_headers_raise_only_kms_errors() -> None:
+    generator = random.Random(20260101)
+    moment = datetime(2026, 1, 1, tzinfo=UTC)
+    verifier = SigV4Verifier(store(), lambda: moment)
+    authorization = (
+        f"AWS4-HMAC-SHA256 Credential={ACCESS_KEY_ID}/20260101/us-east-1/kms/"
+        "aws4_request, SignedHeaders={}, Signature=" + "0" * 64
+    )
+    unexpected: list[tuple[str, str]] = []
+
+    for _ in range(20000):
+        headers = [
+            (name, _fuzz_text(generator))
+            for name in _FUZZ_HEADERS
+            if generator.random() < 0.8
+        ]
+        if generator.random() < 0.5:
+            # A well-formed Authorization header gets the request past the
+            # first checks to the date, scope and signature ones.
+            signed = generator.choice(["host", "host;date", _fuzz_text(generator)])
+            headers.append(("authorization", authorization.format(signed)))
+        path = generator.choice(["/", "/" + _fuzz_text(generator)])
+        try:
+            verifier.verify("POST", path, _fuzz_text(generator), headers, b"{}")
+        except KMSError:
+            pass
+        except Exception as error:
+            # Every other type is the failure this test looks for.
+            unexpected.append((type(error).__name__, repr(headers)))
+
+    assert unexpected == []
