@@ -80,7 +80,8 @@ def _start_of(marker: str | None, key_id: str, include_all: bool) -> int:
         return 0
     prefix = _position(key_id, include_all, 0)[:-1]
     index = position[len(prefix) :]
-    if not position.startswith(prefix) or not index.isdigit():
+    # isdigit alone admits digits of other scripts, which int() then rejects.
+    if not position.startswith(prefix) or not (index.isascii() and index.isdigit()):
         raise InvalidMarkerException("The marker is not valid.")
     return int(index)
 

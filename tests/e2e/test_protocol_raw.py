@@ -426,8 +426,12 @@ def test_changed_signed_header_after_signing_is_rejected(
 ) -> None:
     request = raw.signed("ListKeys", {})
     original = request.headers[name]
+    # Move the timestamp one second, a value the signature never covered.
+    changed_seconds = "01" if original[-3:-1] == "00" else "00"
     request.headers[name] = (
-        "application/json" if name == "Content-Type" else original[:-3] + "00Z"
+        "application/json"
+        if name == "Content-Type"
+        else original[:-3] + changed_seconds + "Z"
     )
     assert request.headers[name] != original
 

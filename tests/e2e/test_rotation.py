@@ -827,3 +827,15 @@ def test_rotation_responses_over_raw_http(raw: Any) -> None:
         "RotationDate",
         "RotationType",
     }
+
+
+def test_list_key_rotations_rejects_marker_with_non_ascii_digits(kms: Any) -> None:
+    import base64
+
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    forged = base64.urlsafe_b64encode(f"rotations:{key_id}:0:\u00b2".encode()).decode()
+
+    with pytest.raises(ClientError) as failure:
+        kms.list_key_rotations(KeyId=key_id, Marker=forged)
+
+    assert failure.value.response["Error"]["Code"] == "InvalidMarkerException"
