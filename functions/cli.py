@@ -82,7 +82,8 @@ def _serve_parser(
     serve.add_argument(
         "--sweep-interval",
         type=_sweep_interval_argument,
-        help="seconds between sweeps for due deletions, at least 1 "
+        help="seconds between sweeps for due deletions, rotations and expiries, "
+        "at least 1 "
         "(KEYLEDGER_SWEEP_INTERVAL, default 60)",
     )
     serve.add_argument(

@@ -109,8 +109,8 @@ def prepare(
         request.body,
     )
     if action not in HANDLER_MODULES:
-        # TODO: the actions of asymmetric and HMAC keys, rotation, import,
-        # key policies, grants, custom key stores and multi-Region keys.
+        # TODO: the actions of asymmetric and HMAC keys, key policies and
+        # grants, custom key stores and multi-Region keys.
         raise UnsupportedOperationException(
             f"KeyLedger does not implement {action} yet."
         )
@@ -250,5 +250,9 @@ def _key_arn_of(result: dict[str, Any] | None) -> str | None:
     metadata = result.get("KeyMetadata")
     if isinstance(metadata, dict):
         return str(metadata.get("Arn"))
+    # Most actions answer with the key ARN; a few, as in AWS, with the bare id,
+    # which is not an ARN and so is left out of the key_arn field.
     key_id = result.get("KeyId")
-    return str(key_id) if key_id else None
+    return (
+        str(key_id) if isinstance(key_id, str) and key_id.startswith("arn:") else None
+    )
