@@ -47,7 +47,7 @@ class SealingError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class MaterialBinding:
-    """Where a key material belongs: it opens only on this key."""
+    """The key a key material belongs to; the material opens only on this key."""
 
     account_id: str
     region: str

@@ -20,7 +20,6 @@ from datetime import datetime
 from typing import Any
 
 from domain.errors import (
-    DryRunOperationException,
     KMSError,
     KMSInternalException,
     RequestEntityTooLargeException,
@@ -42,8 +41,6 @@ MAX_WRITE_ATTEMPTS = 10
 _FIRST_BACK_OFF_SECONDS = 0.005
 _MAX_BACK_OFF_SECONDS = 0.25
 INTERNAL_ERROR_MESSAGE = "An internal error occurred. The request was not completed."
-
-_ = DryRunOperationException  # named here so the error table stays complete
 
 
 @dataclass(slots=True)
@@ -250,8 +247,8 @@ def _key_arn_of(result: dict[str, Any] | None) -> str | None:
     metadata = result.get("KeyMetadata")
     if isinstance(metadata, dict):
         return str(metadata.get("Arn"))
-    # Most actions answer with the key ARN; a few, as in AWS, with the bare id,
-    # which is not an ARN and so is left out of the key_arn field.
+    # Most actions return the key ARN. A few return the bare key id, as AWS
+    # does, and an id is not an ARN, so it is left out of the key_arn field.
     key_id = result.get("KeyId")
     return (
         str(key_id) if isinstance(key_id, str) and key_id.startswith("arn:") else None

@@ -1,4 +1,4 @@
-"""Which module serves which KMS action.
+"""The map from each KMS action to the module that serves it.
 
 Handlers are imported on first use, so a Lambda function built for one action
 imports that action's module and nothing else.
