@@ -17,8 +17,12 @@ from domain.key_import import (
 )
 from domain.key_wrapping import generate_wrapping_key, wrapping_public_key
 from domain.principal import Caller
-from functions.keys import key_for_update
+from events.store import ConcurrencyConflict
+from functions.keys import key_for_update, key_for_use
 from functions.services import Services
+
+ACTION = "GetParametersForImport"
+SAVE_ATTEMPTS = 20
 
 
 def handle(
@@ -27,26 +31,39 @@ def handle(
     algorithm = params["WrappingAlgorithm"]
     wrapping_key_spec = params["WrappingKeySpec"]
     bits = check_wrapping_choice(algorithm, wrapping_key_spec)
-    key = key_for_update(
-        services, caller, "GetParametersForImport", params["KeyId"], KEY_FORMS
-    )
-    key.check_import_allowed()
+    key_reference = params["KeyId"]
+    # Check the key before paying for an RSA key pair it could not use.
+    key_for_use(
+        services, caller, ACTION, key_reference, KEY_FORMS
+    ).check_import_allowed()
 
+    # Make the key pair once, outside the save loop: a request that loses
+    # the optimistic-concurrency race to another writer retries the save with
+    # the same key pair instead of spending another second making a new one.
     private_key = generate_wrapping_key(bits)
-    issued = issue_import_token(services.crypto.random_bytes)
-    sealed_wrapping_key, sealing_key_row = services.vault.seal_wrapping_key(
-        key.account_id, key.region, key.key_id, issued.parameters_id, private_key
-    )
-    parameters = key.issue_import_parameters(
-        parameters_id=issued.parameters_id,
-        wrapping_algorithm=WrappingAlgorithm(algorithm),
-        wrapping_key_spec=wrapping_key_spec,
-        token_digest=issued.digest,
-        sealed_wrapping_key=sealed_wrapping_key,
-        now=services.clock.now(),
-    )
+    for attempt in range(1, SAVE_ATTEMPTS + 1):
+        key = key_for_update(services, caller, ACTION, key_reference, KEY_FORMS)
+        key.check_import_allowed()
+        issued = issue_import_token(services.crypto.random_bytes)
+        sealed_wrapping_key, sealing_key_row = services.vault.seal_wrapping_key(
+            key.account_id, key.region, key.key_id, issued.parameters_id, private_key
+        )
+        parameters = key.issue_import_parameters(
+            parameters_id=issued.parameters_id,
+            wrapping_algorithm=WrappingAlgorithm(algorithm),
+            wrapping_key_spec=wrapping_key_spec,
+            token_digest=issued.digest,
+            sealed_wrapping_key=sealed_wrapping_key,
+            now=services.clock.now(),
+        )
+        try:
+            services.store.save(key, sealing_keys=[sealing_key_row])
+        except ConcurrencyConflict:
+            if attempt == SAVE_ATTEMPTS:
+                raise
+            continue
+        break
 
-    services.store.save(key, sealing_keys=[sealing_key_row])
     return {
         "KeyId": key.arn,
         "ImportToken": issued.token,

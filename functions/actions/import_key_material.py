@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain.errors import ExpiredImportTokenException
 from domain.identifiers import KEY_FORMS
 from domain.key_import import (
     ImportType,
@@ -19,6 +20,7 @@ from domain.key_import import (
 )
 from domain.key_wrapping import unwrap_key_material
 from domain.principal import Caller
+from events.vault import KeyMaterialUnavailable
 from functions.keys import key_for_update
 from functions.services import Services
 
@@ -39,7 +41,16 @@ def handle(
     )
     parameters = key.import_parameters_for(params["ImportToken"], now)
 
-    wrapping_key = services.vault.open_wrapping_key(key, parameters)
+    try:
+        wrapping_key = services.vault.open_wrapping_key(key, parameters)
+    except KeyMaterialUnavailable:
+        # Another process's sweep erased the wrapping key because its clock
+        # passed the 24 hours first: unused parameters lose their wrapping key
+        # only by expiring.
+        raise ExpiredImportTokenException(
+            f"The import token for {key.arn} expired. Call GetParametersForImport "
+            "for a new wrapping public key and import token."
+        ) from None
     material = unwrap_key_material(
         parameters.wrapping_algorithm, wrapping_key, params["EncryptedKeyMaterial"]
     )

@@ -1037,3 +1037,50 @@ def test_rotation_status_rejects_imported_key(kms: Any, imported: bool) -> None:
     assert error["Message"] == (
         f"{key['Arn']} origin is EXTERNAL which is not valid for this operation."
     )
+
+
+def test_concurrent_get_parameters_all_succeed(kms: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    key_id = external_key(kms)["KeyId"]
+
+    # Each call saves an event on the same key, so most of them lose an
+    # optimistic-concurrency race at least once; none may fail for it.
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        results = list(pool.map(lambda _: parameters(kms, key_id), range(12)))
+
+    tokens = {result["ImportToken"] for result in results}
+    assert len(tokens) == 12
+
+
+def test_token_expired_by_other_server_is_expired(
+    fresh_server_factory: Any,
+) -> None:
+    first = fresh_server_factory()
+    # A second server on the same store whose clock runs a day ahead, as a
+    # host with a skewed clock would; its sweep erases the wrapping key.
+    ahead = type(first)(
+        data_dir=first.data_dir,
+        database_url=first.database_url,
+        extra_args=["--dev-clock"],
+    ).start()
+    try:
+        kms = first.client()
+        key_id = external_key(kms)["KeyId"]
+        issued = parameters(kms, key_id)
+        advance_dev_clock(ahead, 25 * 3600)
+
+        error = error_of(
+            kms.import_key_material,
+            KeyId=key_id,
+            ImportToken=issued["ImportToken"],
+            EncryptedKeyMaterial=wrap(
+                issued["PublicKey"], "RSAES_OAEP_SHA_256", os.urandom(32)
+            ),
+            ExpirationModel=DOES_NOT_EXPIRE,
+        )
+    finally:
+        ahead.stop()
+
+    assert error["Code"] == "ExpiredImportTokenException"
+    assert describe(kms, key_id)["KeyState"] == "PendingImport"
