@@ -321,6 +321,22 @@ class Key(Aggregate):
         if self.state is not KeyState.ENABLED:
             raise self._invalid_state()
 
+    def check_not_expired(self, now: datetime) -> None:
+        """Refuse cryptographic use once imported key material reaches ValidTo.
+
+        The sweep erases expired material within one sweep interval; until it
+        runs, this check makes the key unusable from ValidTo on, as the key
+        would be in PendingImport by then.
+        """
+        for material in self.imported_materials.values():
+            if (
+                material.imported
+                and material.valid_to is not None
+                and material.valid_to <= now
+                and not self.is_pending_rotation(material.key_material_id)
+            ):
+                raise KMSInvalidStateException(f"{self.arn} is pending import.")
+
     def check_manageable(self) -> None:
         """Raise the error AWS gives for management calls on a key pending deletion."""
         self.check_exists()

@@ -40,6 +40,7 @@ def encrypt(
 ) -> bytes:
     """Encrypt under the key's current key material; the key must be usable."""
     key.check_usable()
+    key.check_not_expired(services.clock.now())
     material = services.vault.opened(key, key.current_key_material_id)
     return material.encrypt(plaintext, context, services.crypto.new_iv())
 
@@ -72,6 +73,7 @@ def decrypt(
     key = _key_of_blob(services, caller, action, header.key_id)
     check_encryption_algorithm(key, algorithm, action)
     key.check_usable()
+    key.check_not_expired(services.clock.now())
     if header.key_material_id not in key.key_materials:
         raise InvalidCiphertextException(INVALID_CIPHERTEXT_MESSAGE)
     material = services.vault.opened(key, header.key_material_id)

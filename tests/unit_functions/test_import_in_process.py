@@ -354,3 +354,31 @@ def stored_bytes(settings: Settings) -> bytes:
                     elif value is not None:
                         chunks.append(str(value).encode())
     return b"\n".join(chunks)
+
+
+def test_expired_material_unusable_before_sweep(
+    open_services: Callable[[AdjustableClock], Services],
+) -> None:
+    clock = AdjustableClock()
+    services = open_services(clock)
+    key_id = external_key(services)
+    valid_to = clock.now() + 10 * DAY
+    import_material(
+        services,
+        key_id,
+        os.urandom(32),
+        ExpirationModel="KEY_MATERIAL_EXPIRES",
+        ValidTo=valid_to.timestamp(),
+    )
+    blob = call(services, "Encrypt", {"KeyId": key_id, "Plaintext": b64(b"late")})[
+        "CiphertextBlob"
+    ]
+
+    # Past ValidTo with no sweep run yet: the key must already refuse use.
+    clock.advance(valid_to - clock.now() + timedelta(seconds=1))
+
+    plaintext = {"KeyId": key_id, "Plaintext": b64(b"x")}
+    assert error_type(services, "Encrypt", plaintext) == "KMSInvalidStateException"
+    assert error_type(services, "Decrypt", {"CiphertextBlob": blob}) == (
+        "KMSInvalidStateException"
+    )
