@@ -11,6 +11,7 @@ context or a changed ciphertext all fail the tag check.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 
@@ -43,6 +44,12 @@ def build_header(key_id: str, key_material_id: str, iv: bytes) -> bytes:
     )
 
 
+@functools.lru_cache(maxsize=65536)
+def _key_id_text(key_id_bytes: bytes) -> str:
+    # Decrypt parses a header on every call, and a service has few keys.
+    return str(uuid.UUID(bytes=key_id_bytes))
+
+
 def parse_header(blob: bytes) -> CiphertextHeader:
     """Read the header of ``blob``, or raise InvalidCiphertextException.
 
@@ -51,7 +58,7 @@ def parse_header(blob: bytes) -> CiphertextHeader:
     """
     if len(blob) < MIN_BLOB_LENGTH or blob[0] != FORMAT_VERSION:
         raise InvalidCiphertextException(INVALID_CIPHERTEXT_MESSAGE)
-    key_id = str(uuid.UUID(bytes=blob[1 : 1 + KEY_ID_LENGTH]))
+    key_id = _key_id_text(blob[1 : 1 + KEY_ID_LENGTH])
     material_start = 1 + KEY_ID_LENGTH
     material_end = material_start + KEY_MATERIAL_ID_LENGTH
     return CiphertextHeader(

@@ -270,13 +270,11 @@ def expiration_of(
         moment = None
     if moment is None or moment <= now:
         raise ValidationException(
-            "ValidTo must be a date and time in the future, at most 365 days from "
-            "now."
+            "ValidTo must be a date and time in the future, at most 365 days from now."
         )
     if moment > now + MAX_VALID_TO_AHEAD:
         raise ValidationException(
-            "ValidTo must be at most 365 days from now; "
-            f"{moment.isoformat()} is later."
+            f"ValidTo must be at most 365 days from now; {moment.isoformat()} is later."
         )
     return Expiration(model, moment)
 

@@ -9,6 +9,7 @@ seen on the next request and a cached key is never stale.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import logging
 import re
@@ -322,9 +323,8 @@ class Store:
         return key
 
     def key_version(self, key_id: str) -> int | None:
-        try:
-            key_uuid = uuid.UUID(key_id)
-        except ValueError:
+        key_uuid = _parse_key_uuid(key_id)
+        if key_uuid is None:
             return None
         # The table name is the library's or the operator's schema, never input.
         rows = self._read(
@@ -508,6 +508,15 @@ class Store:
             (now_epoch, limit),
         )
         return [str(row["key_id"]) for row in rows]
+
+
+@functools.lru_cache(maxsize=65536)
+def _parse_key_uuid(key_id: str) -> uuid.UUID | None:
+    # The freshness check parses the key id on every request; cache it.
+    try:
+        return uuid.UUID(key_id)
+    except ValueError:
+        return None
 
 
 def _kept_dead_rows(notice: str) -> bool:
