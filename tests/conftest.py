@@ -57,7 +57,9 @@ def keyledger_command() -> list[str]:
     if not script.exists():
         found = shutil.which("keyledger")
         if found is None:
-            pytest.fail("the keyledger command is not installed; pip install the project")
+            pytest.fail(
+                "the keyledger command is not installed; pip install the project"
+            )
         script = Path(found)
     return [str(script)]
 

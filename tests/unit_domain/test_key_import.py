@@ -365,9 +365,10 @@ def test_issued_event_keeps_no_token() -> None:
     assert token[1 + 16 :].hex() not in recorded
     assert repr(token[1 + 16 :]) not in recorded
     assert isinstance(event, Key.ImportParametersIssued)
-    assert event.token_digest == hashlib.sha256(
-        b"keyledger/import-token/v1" + token
-    ).hexdigest()
+    assert (
+        event.token_digest
+        == hashlib.sha256(b"keyledger/import-token/v1" + token).hexdigest()
+    )
 
 
 @pytest.mark.parametrize(
