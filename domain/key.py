@@ -279,6 +279,32 @@ class Key(Aggregate):
         sealed_key_material: str,
         now: datetime,
     ) -> Key:
+        return cls._create_symmetric(
+            key_id=key_id,
+            account_id=account_id,
+            region=region,
+            description=description,
+            tags=tags,
+            origin=ORIGIN_AWS_KMS,
+            key_material_id=key_material_id,
+            sealed_key_material=sealed_key_material,
+            now=now,
+        )
+
+    @classmethod
+    def _create_symmetric(
+        cls,
+        *,
+        key_id: str,
+        account_id: str,
+        region: str,
+        description: str,
+        tags: Mapping[str, str],
+        origin: str,
+        key_material_id: str | None,
+        sealed_key_material: str | None,
+        now: datetime,
+    ) -> Key:
         return cls._create(
             cls.KeyCreated,
             id=uuid.UUID(key_id),
@@ -288,7 +314,7 @@ class Key(Aggregate):
             description=description,
             key_usage=ENCRYPT_DECRYPT,
             key_spec=SYMMETRIC_DEFAULT,
-            origin=ORIGIN_AWS_KMS,
+            origin=origin,
             multi_region=False,
             tags=dict(tags),
             key_material_id=key_material_id,
@@ -506,20 +532,16 @@ class Key(Aggregate):
         now: datetime,
     ) -> Key:
         """Create a key with no key material (origin EXTERNAL), pending import."""
-        return cls._create(
-            cls.KeyCreated,
-            id=uuid.UUID(key_id),
-            timestamp=now,
+        return cls._create_symmetric(
+            key_id=key_id,
             account_id=account_id,
             region=region,
             description=description,
-            key_usage=ENCRYPT_DECRYPT,
-            key_spec=SYMMETRIC_DEFAULT,
+            tags=tags,
             origin=ORIGIN_EXTERNAL,
-            multi_region=False,
-            tags=dict(tags),
             key_material_id=None,
             sealed_key_material=None,
+            now=now,
         )
 
     def check_import_allowed(self) -> None:
