@@ -12,8 +12,7 @@ import base64
 import json
 import logging
 import os
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from domain.clock import AdjustableClock
 from domain.key_import import wrapping_key_sealing_id
 from functions import protocol
-from functions.services import Services, build_services
+from functions.services import Services
 from functions.settings import Settings
 from functions.sweep import run_sweep
 
@@ -42,42 +41,6 @@ BACKENDS = [
     if name.strip()
 ]
 OAEP_SHA_256 = padding.OAEP(padding.MGF1(hashes.SHA256()), hashes.SHA256(), None)
-
-
-@pytest.fixture(params=BACKENDS)
-def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
-    """Settings for an empty store: a data directory, or a new PostgreSQL schema."""
-    data_dir = tmp_path / "data"
-    if request.param == "sqlite":
-        yield Settings(data_dir=data_dir)
-        return
-    import psycopg
-
-    base_url: str = request.getfixturevalue("postgres_url")
-    schema = f"kl_import_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(base_url, autocommit=True) as connection:
-        connection.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield Settings(data_dir=data_dir, database_url=f"{base_url}?schema={schema}")
-    finally:
-        with psycopg.connect(base_url, autocommit=True) as connection:
-            connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-
-
-@pytest.fixture
-def open_services(
-    settings: Settings,
-) -> Iterator[Callable[[AdjustableClock], Services]]:
-    opened: list[Services] = []
-
-    def build(clock: AdjustableClock) -> Services:
-        services = build_services(settings, clock=clock)
-        opened.append(services)
-        return services
-
-    yield build
-    for services in opened:
-        services.close()
 
 
 def serve(

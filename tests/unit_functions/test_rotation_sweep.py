@@ -13,10 +13,8 @@ import json
 import os
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,7 +27,7 @@ from domain.rotation import RotationType
 from events.projection import SealingKeyRow
 from functions import protocol
 from functions.app import create_app
-from functions.services import Services, build_services
+from functions.services import Services
 from functions.settings import Settings
 from functions.sweep import run_sweep
 
@@ -43,41 +41,6 @@ BACKENDS = [
     for name in os.environ.get("KEYLEDGER_TEST_BACKENDS", "sqlite,postgres").split(",")
     if name.strip()
 ]
-
-
-@pytest.fixture(params=BACKENDS)
-def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
-    """Settings for an empty store: a data directory, or a new PostgreSQL schema."""
-    data_dir = tmp_path / "data"
-    if request.param == "sqlite":
-        yield Settings(data_dir=data_dir)
-        return
-    import psycopg
-
-    base_url: str = request.getfixturevalue("postgres_url")
-    schema = f"kl_rotation_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(base_url, autocommit=True) as connection:
-        connection.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield Settings(data_dir=data_dir, database_url=f"{base_url}?schema={schema}")
-    finally:
-        with psycopg.connect(base_url, autocommit=True) as connection:
-            connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-
-
-@pytest.fixture
-def open_services(settings: Settings) -> Iterator[Callable[..., Services]]:
-    """Build Services on the test's store; all are closed after the test."""
-    opened: list[Services] = []
-
-    def build(clock: AdjustableClock) -> Services:
-        services = build_services(settings, clock=clock)
-        opened.append(services)
-        return services
-
-    yield build
-    for services in opened:
-        services.close()
 
 
 def call(services: Services, action: str, params: dict[str, Any]) -> dict[str, Any]:
