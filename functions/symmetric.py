@@ -16,7 +16,7 @@ from domain.errors import (
 )
 from domain.key import ENCRYPT_DECRYPT, SYMMETRIC_DEFAULT, Key
 from domain.principal import Caller
-from functions.keys import key_for_use, resolve_key_id
+from functions.keys import resolve_key_id
 from functions.services import Services
 
 
@@ -100,7 +100,8 @@ def _key_of_blob(services: Services, caller: Caller, action: str, key_id: str) -
             "resource-based policies allow access, or a resource-based policy "
             "explicitly denies access"
         )
-    return key_for_use(services, caller, action, key_id)
+    store_key.check_exists()
+    return store_key
 
 
 def algorithm_of(params: Mapping[str, Any], name: str = "EncryptionAlgorithm") -> str:
