@@ -54,7 +54,7 @@ def parse_header(blob: bytes) -> CiphertextHeader:
     """Read the header of ``blob``, or raise InvalidCiphertextException.
 
     Every malformed blob gets the same error as a failed tag check, so the
-    error tells a caller nothing about which part was wrong.
+    error reveals nothing to a caller about which part was wrong.
     """
     if len(blob) < MIN_BLOB_LENGTH or blob[0] != FORMAT_VERSION:
         raise InvalidCiphertextException(INVALID_CIPHERTEXT_MESSAGE)

@@ -745,7 +745,7 @@ class Key(Aggregate):
         return None
 
     def is_pending_rotation(self, key_material_id: str) -> bool:
-        """Whether imported key material is PENDING_ROTATION: imported as new key
+        """Return whether imported key material is PENDING_ROTATION: imported as new key
         material after the first, and never made current by a rotation."""
         if key_material_id not in self.imported_materials:
             return False

@@ -231,7 +231,7 @@ def imported_key_material_id(key_id: str, material: bytes) -> str:
     deleted name it and decrypt again. The id is HMAC-SHA256 keyed with the
     material itself, so it can be published (every ciphertext blob carries
     it) without revealing the material. Equal ids mean equal material, so
-    KeyLedger tells a reimport from different material without keeping the
+    KeyLedger distinguishes a reimport from different material without keeping the
     material anywhere in the clear.
 
     NOTE: like AWS's id, it lets anyone who can guess key material of low

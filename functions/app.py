@@ -151,7 +151,7 @@ def create_app(services: Services, *, run_sweeper: bool = True) -> FastAPI:
     @app.exception_handler(ClientDisconnect)
     async def client_disconnected(request: Request, error: Exception) -> Response:
         # Any client can hang up mid-body, so this is routine and gets no
-        # traceback. Nobody reads the response.
+        # traceback. The client reads no response.
         logger.debug(
             "client disconnected before sending the whole request body",
             extra={"client": request.client.host if request.client else ""},
@@ -190,7 +190,7 @@ async def _advance_dev_clock(services: Services, request: Request) -> Response:
     client = request.client.host if request.client else ""
     if clock is None or not _is_loopback(client):
         # Without --dev-clock, or for a remote caller, the endpoint does not
-        # exist, so it answers as every other unknown path does.
+        # exist, so it returns the same error as every other unknown path.
         return _error_of(UnknownOperationException(""))
     body = await _read_body(request, _MAX_DEV_CLOCK_BODY_BYTES)
     if body is None:

@@ -75,7 +75,7 @@ def decode_marker(
     """Return the position a marker from an earlier page stands for.
 
     Markers are opaque to clients; one that this server did not issue for
-    this list gets InvalidMarkerException, as AWS answers. A client can forge
+    this list gets InvalidMarkerException, as AWS returns. A client can forge
     a marker, so ``is_valid_position`` rejects any position this list would
     never issue before it reaches a query.
     """

@@ -27,7 +27,7 @@ def handle(
     # Older versions of API_GetKeyRotationStatus claimed its status "is always
     # false", but the text in the botocore 1.44.8 model no longer does.
     # NOTE: those reports predate on-demand rotation of imported key material
-    # (2025), so AWS may answer differently now.
+    # (2025), so AWS may behave differently now.
     check_generated_material(key)
 
     enabled = reported_rotation_enabled(key)
