@@ -105,6 +105,10 @@ class InvalidCiphertextException(KMSError):
     pass
 
 
+class InvalidGrantIdException(KMSError):
+    pass
+
+
 class InvalidGrantTokenException(KMSError):
     pass
 

@@ -8,7 +8,7 @@ before any event is triggered, so a refused command changes nothing.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,8 +19,16 @@ from domain import rotation
 from domain.errors import (
     DisabledException,
     KMSInvalidStateException,
+    LimitExceededException,
     NotFoundException,
     UnsupportedOperationException,
+)
+from domain.grant import (
+    MAX_GRANTS_PER_KEY,
+    Grant,
+    GrantConstraints,
+    GranteeIndex,
+    check_grant_operations,
 )
 from domain.identifiers import key_arn
 from domain.key_import import (
@@ -36,6 +44,7 @@ from domain.key_import import (
     find_import_parameters,
 )
 from domain.key_state import KeyState
+from domain.policy import Policy, PolicyKind, default_key_policy
 from domain.rotation import KeyMaterialRotation, RotationType
 
 SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT"
@@ -110,6 +119,15 @@ class Key(Aggregate):
 
         def apply(self, key: Any) -> None:
             key.tags = {k: v for k, v in key.tags.items() if k not in self.tag_keys}
+
+    # Key policy.
+
+    class KeyPolicyPut(Aggregate.Event):
+        policy: str
+
+        def apply(self, key: Any) -> None:
+            key.policy_text = self.policy
+            key.parsed_policy = None
 
     # Rotation.
 
@@ -225,6 +243,46 @@ class Key(Aggregate):
         def apply(self, key: Any) -> None:
             key.spend_import_parameters(self.parameters_id, used=False)
 
+    # Grants; the rules are in domain.grant.
+
+    class GrantCreated(Aggregate.Event):
+        grant_id: str
+        name: str | None
+        grantee_principal: str
+        retiring_principal: str | None
+        operations: list[str]
+        constraints: dict[str, dict[str, str]]
+        """The Constraints parameter as the wire gives it, empty for none."""
+        issuing_account: str
+
+        def apply(self, key: Any) -> None:
+            key.add_grant(
+                Grant(
+                    grant_id=self.grant_id,
+                    key_id=key.key_id,
+                    name=self.name,
+                    grantee_principal=self.grantee_principal,
+                    retiring_principal=self.retiring_principal,
+                    operations=tuple(self.operations),
+                    constraints=GrantConstraints.from_wire(self.constraints),
+                    issuing_account=self.issuing_account,
+                    creation_date=self.timestamp,
+                    position=self.originator_version,
+                )
+            )
+
+    class GrantRetired(Aggregate.Event):
+        grant_id: str
+
+        def apply(self, key: Any) -> None:
+            key.remove_grant(self.grant_id)
+
+    class GrantRevoked(Aggregate.Event):
+        grant_id: str
+
+        def apply(self, key: Any) -> None:
+            key.remove_grant(self.grant_id)
+
     def __init__(
         self,
         account_id: str,
@@ -265,6 +323,13 @@ class Key(Aggregate):
         # import order, and the import parameters issued for it.
         self.imported_materials: dict[str, ImportedKeyMaterial] = {}
         self.import_parameters: dict[str, ImportParameters] = {}
+        # Grants by grant id, in creation order, and by grantee.
+        self.grants: dict[str, Grant] = {}
+        self.grantee_index = GranteeIndex()
+        # The key policy as given; None until a KeyPolicyPut, which CreateKey
+        # records with every key it makes, so None means the default policy.
+        self.policy_text: str | None = None
+        self.parsed_policy: Policy | None = None
 
     @classmethod
     def create(
@@ -332,6 +397,22 @@ class Key(Aggregate):
     @property
     def creation_date(self) -> datetime:
         return self.created_on
+
+    @property
+    def policy(self) -> str:
+        """The key policy document, as GetKeyPolicy returns it."""
+        if self.policy_text is None:
+            return default_key_policy(self.account_id)
+        return self.policy_text
+
+    @property
+    def key_policy(self) -> Policy:
+        """The key policy, parsed once per version of the key."""
+        parsed = self.parsed_policy
+        if parsed is None:
+            parsed = Policy.parse(self.policy, PolicyKind.KEY)
+            self.parsed_policy = parsed
+        return parsed
 
     # Guards, in the order AWS applies them.
 
@@ -435,6 +516,12 @@ class Key(Aggregate):
         self.check_manageable()
         self.trigger_event(self.KeyUntagged, tag_keys=list(tag_keys), timestamp=now)
 
+    def put_policy(self, policy: Policy, now: datetime) -> None:
+        """Replace the key policy; the caller has checked it will not lock
+        itself out, or chose to bypass that check."""
+        self.trigger_event(self.KeyPolicyPut, timestamp=now, policy=policy.text)
+        self.parsed_policy = policy
+
     # Rotation commands; the rules are in domain.rotation.
 
     @property
@@ -517,6 +604,88 @@ class Key(Aggregate):
             next_rotation_date=now + timedelta(days=period),
             timestamp=now,
         )
+
+    # Grant commands; the rules are in domain.grant.
+
+    def create_grant(
+        self,
+        *,
+        grant_id: str,
+        name: str | None,
+        grantee_principal: str,
+        retiring_principal: str | None,
+        operations: Sequence[str],
+        constraints: GrantConstraints,
+        issuing_account: str,
+        now: datetime,
+    ) -> Grant:
+        """Add a grant, or return the grant that an earlier identical request
+        with the same Name made ("Key states of AWS KMS keys": CreateGrant
+        needs an enabled key)."""
+        self.check_usable()
+        check_grant_operations(operations, self.key_spec, self.arn)
+        for earlier in self.grants.values():
+            if earlier.repeats(
+                name, grantee_principal, retiring_principal, operations, constraints
+            ):
+                return earlier
+        if len(self.grants) >= MAX_GRANTS_PER_KEY:
+            # NOTE: AWS's message for this quota is not confirmed.
+            raise LimitExceededException(
+                f"{self.arn} already has {MAX_GRANTS_PER_KEY} grants, the "
+                "maximum for a KMS key. Retire or revoke grants to add more."
+            )
+        self.trigger_event(
+            self.GrantCreated,
+            grant_id=grant_id,
+            name=name,
+            grantee_principal=grantee_principal,
+            retiring_principal=retiring_principal,
+            operations=list(dict.fromkeys(operations)),
+            constraints=constraints.to_wire(),
+            issuing_account=issuing_account,
+            timestamp=now,
+        )
+        created: Grant = self.grants[grant_id]
+        return created
+
+    def existing_grant(self, grant_id: str) -> Grant:
+        """Return a grant of this key, or raise NotFoundException.
+
+        RetireGrant and RevokeGrant work in every key state.
+        """
+        self.check_exists()
+        grant = self.grants.get(grant_id)
+        if grant is None:
+            # NOTE: AWS's message for a missing grant is not confirmed.
+            raise NotFoundException(f"Grant ID {grant_id} not found on {self.arn}.")
+        return grant
+
+    def retire_grant(self, grant_id: str, now: datetime) -> None:
+        self.existing_grant(grant_id)
+        self.trigger_event(self.GrantRetired, grant_id=grant_id, timestamp=now)
+
+    def revoke_grant(self, grant_id: str, now: datetime) -> None:
+        self.existing_grant(grant_id)
+        self.trigger_event(self.GrantRevoked, grant_id=grant_id, timestamp=now)
+
+    def grants_for(self, principal_arn: str, account_id: str) -> list[Grant]:
+        """Return the grants whose grantee is this caller, oldest first."""
+        found = [
+            self.grants[grant_id]
+            for grant_id in self.grantee_index.candidates(principal_arn, account_id)
+        ]
+        matching = [g for g in found if g.grantee_matches(principal_arn, account_id)]
+        return sorted(matching, key=lambda grant: grant.position)
+
+    def add_grant(self, grant: Grant) -> None:
+        self.grants[grant.grant_id] = grant
+        self.grantee_index.add(grant)
+
+    def remove_grant(self, grant_id: str) -> None:
+        grant = self.grants.pop(grant_id, None)
+        if grant is not None:
+            self.grantee_index.remove(grant)
 
     # Imported key material; the rules are in domain.key_import.
 

@@ -15,7 +15,7 @@ from events.projection import CREATE_TABLES, IndexChanges
 _LOCK_PREFIX = "keyledger.create_table:"
 _TABLE_NAME = re.compile(
     r"\bkeyledger_(keys|aliases|sealing_keys|rotation_schedule|material_expiry"
-    r"|root_key_check)\b(?!_)"
+    r"|root_key_check|grants)\b(?!_)"
 )
 
 

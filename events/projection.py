@@ -1,6 +1,7 @@
 """Lookup tables kept beside the event log, written in the same transaction.
 
-ListKeys, ListAliases, alias resolution and the sweep read these tables rather
+ListKeys, ListAliases, ListRetirableGrants, alias resolution and the sweep
+read these tables rather
 than replaying every aggregate. Each save turns its pending domain events into
 one :class:`IndexChanges`, which the recorder applies inside the transaction
 that appends the events, so the tables are never behind the log.
@@ -82,6 +83,18 @@ CREATE_TABLES = {
         " ON keyledger_material_expiry (expiry_due)",
         "CREATE INDEX IF NOT EXISTS keyledger_material_expiry_by_key"
         " ON keyledger_material_expiry (key_id)",
+        # Grants that name a retiring principal, for ListRetirableGrants, in
+        # creation order.
+        "CREATE TABLE IF NOT EXISTS keyledger_grants ("
+        " position INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " grant_id TEXT NOT NULL UNIQUE,"
+        " key_id TEXT NOT NULL,"
+        " region TEXT NOT NULL,"
+        " retiring_principal TEXT NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS keyledger_grants_by_retiring_principal"
+        " ON keyledger_grants (retiring_principal, region, position)",
+        "CREATE INDEX IF NOT EXISTS keyledger_grants_by_key"
+        " ON keyledger_grants (key_id)",
     ],
     "postgres": [
         "CREATE TABLE IF NOT EXISTS keyledger_keys ("
@@ -129,6 +142,17 @@ CREATE_TABLES = {
         " ON keyledger_material_expiry (expiry_due)",
         "CREATE INDEX IF NOT EXISTS keyledger_material_expiry_by_key"
         " ON keyledger_material_expiry (key_id)",
+        # Grants: see the SQLite statements.
+        "CREATE TABLE IF NOT EXISTS keyledger_grants ("
+        " position BIGSERIAL PRIMARY KEY,"
+        " grant_id TEXT NOT NULL UNIQUE,"
+        " key_id TEXT NOT NULL,"
+        " region TEXT NOT NULL,"
+        " retiring_principal TEXT NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS keyledger_grants_by_retiring_principal"
+        " ON keyledger_grants (retiring_principal, region, position)",
+        "CREATE INDEX IF NOT EXISTS keyledger_grants_by_key"
+        " ON keyledger_grants (key_id)",
     ],
 }
 
@@ -169,6 +193,7 @@ def _add_key_statements(key: Key, changes: IndexChanges) -> None:
         add(("DELETE FROM keyledger_sealing_keys WHERE key_id = ?", (key.key_id,)))
         add(_rotation_schedule_deletion(key))
         add(("DELETE FROM keyledger_material_expiry WHERE key_id = ?", (key.key_id,)))
+        add(("DELETE FROM keyledger_grants WHERE key_id = ?", (key.key_id,)))
         changes.shreds_key_material = True
         return
     if any(isinstance(event, Key.KeyCreated) for event in pending):
@@ -190,6 +215,7 @@ def _add_key_statements(key: Key, changes: IndexChanges) -> None:
         )
     _add_rotation_statements(key, changes)
     _add_import_statements(key, changes)
+    _add_grant_statements(key, changes)
 
 
 # Rotation.
@@ -301,6 +327,28 @@ def _erase(changes: IndexChanges, sealing_id: str) -> None:
     )
     _cancel_expiry(changes, sealing_id)
     changes.shreds_key_material = True
+
+
+# Grants.
+
+
+def _add_grant_statements(key: Key, changes: IndexChanges) -> None:
+    """Keep the grants that name a retiring principal in keyledger_grants."""
+    for event in key.pending_events:
+        if isinstance(event, Key.GrantCreated):
+            if event.retiring_principal is None:
+                continue
+            changes.statements.append(
+                (
+                    "INSERT INTO keyledger_grants (grant_id, key_id, region,"
+                    " retiring_principal) VALUES (?, ?, ?, ?)",
+                    (event.grant_id, key.key_id, key.region, event.retiring_principal),
+                )
+            )
+        elif isinstance(event, Key.GrantRetired | Key.GrantRevoked):
+            changes.statements.append(
+                ("DELETE FROM keyledger_grants WHERE grant_id = ?", (event.grant_id,))
+            )
 
 
 def _add_alias_statements(alias: Alias, changes: IndexChanges) -> None:

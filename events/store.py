@@ -62,6 +62,13 @@ class AliasRow:
     last_updated_date: float
 
 
+@dataclass(frozen=True, slots=True)
+class RetirableGrantRow:
+    position: int
+    grant_id: str
+    key_id: str
+
+
 class _KeyLedgerApplication(Application[uuid.UUID]):
     name = "KeyLedger"
 
@@ -508,6 +515,28 @@ class Store:
             (now_epoch, limit),
         )
         return [str(row["key_id"]) for row in rows]
+
+    # Grants.
+
+    def retirable_grants(
+        self, retiring_principal: str, region: str, after_position: int, limit: int
+    ) -> list[RetirableGrantRow]:
+        """Return the grants in a Region that name this retiring principal,
+        oldest first, on keys of any account."""
+        rows = self._read(
+            "SELECT position, grant_id, key_id FROM keyledger_grants"
+            " WHERE retiring_principal = ? AND region = ? AND position > ?"
+            " ORDER BY position LIMIT ?",
+            (retiring_principal, region, after_position, limit),
+        )
+        return [
+            RetirableGrantRow(
+                position=int(row["position"]),
+                grant_id=str(row["grant_id"]),
+                key_id=str(row["key_id"]),
+            )
+            for row in rows
+        ]
 
 
 @functools.lru_cache(maxsize=65536)

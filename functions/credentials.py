@@ -8,6 +8,14 @@ The operator declares callers in a TOML file, one ``[[principals]]`` table each:
     account_id = "111122223333"
     arn = "arn:aws:iam::111122223333:role/app"   # optional, default: account root
     session_token = "..."                        # optional
+    identity_policy = '''{"Version": "2012-10-17", "Statement": [...]}'''
+    # or identity_policy_file = "app-policy.json", relative to this file
+
+The identity policy is the IAM policy attached to the principal: it grants
+what the principal may do where a key policy delegates to its account, and
+on actions that act on no key (CreateKey, ListKeys, ...). A principal
+without one is granted nothing by IAM. The account root holds every
+permission of its own account and takes no identity policy, as in IAM.
 
 Without a file, exactly one development credential exists (``test`` / ``test``,
 the root of account 111122223333). With a file, only the principals it
@@ -23,6 +31,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from domain.errors import MalformedPolicyDocumentException
+from domain.policy import Policy, PolicyKind
 from domain.principal import Principal
 
 DEVELOPMENT_ACCESS_KEY_ID = "test"
@@ -61,6 +71,7 @@ class Credential:
     account_id: str
     arn: str
     session_token: str | None = field(default=None, repr=False)
+    identity_policy: Policy | None = field(default=None, repr=False, compare=False)
     principal: Principal = field(init=False, repr=False, compare=False)
     """The principal this credential authenticates, built once with the credential."""
 
@@ -69,6 +80,7 @@ class Credential:
             account_id=self.account_id,
             arn=self.arn,
             access_key_id=self.access_key_id,
+            identity_policy=self.identity_policy,
         )
         object.__setattr__(self, "principal", principal)
 
@@ -89,6 +101,8 @@ class CredentialStore:
                 )
             by_access_key_id[credential.access_key_id] = credential
         self._by_access_key_id = by_access_key_id
+        self._principal_arns = frozenset(c.arn for c in by_access_key_id.values())
+        self._accounts = frozenset(c.account_id for c in by_access_key_id.values())
 
     @classmethod
     def development_default(cls) -> CredentialStore:
@@ -126,7 +140,7 @@ class CredentialStore:
                 f"credentials file {source} is not valid UTF-8: invalid byte at "
                 f"offset {error.start}; TOML files must be UTF-8"
             ) from None
-        return cls(_parse_document(document, source))
+        return cls(_parse_document(document, source, os.path.dirname(source)))
 
     @classmethod
     def from_toml(cls, text: str, source: str = "<string>") -> CredentialStore:
@@ -137,7 +151,7 @@ class CredentialStore:
             raise CredentialsFileError(
                 f"credentials file {source} is not valid TOML: {error}"
             ) from None
-        return cls(_parse_document(document, source))
+        return cls(_parse_document(document, source, None))
 
     def get(self, access_key_id: str) -> Credential | None:
         return self._by_access_key_id.get(access_key_id)
@@ -145,8 +159,23 @@ class CredentialStore:
     def __len__(self) -> int:
         return len(self._by_access_key_id)
 
+    def principal_exists(self, arn: str) -> bool:
+        """Tell whether a key policy may name this IAM user or role ARN.
 
-def _parse_document(document: Mapping[str, Any], source: str) -> list[Credential]:
+        AWS refuses a key policy that names a principal that does not exist.
+        KeyLedger knows every principal of the accounts its credentials
+        declare, so there it refuses the others too; a principal of an
+        account it does not know may exist elsewhere and is accepted.
+        """
+        if arn in self._principal_arns:
+            return True
+        match = _IAM_ARN.fullmatch(arn)
+        return match is not None and match["account"] not in self._accounts
+
+
+def _parse_document(
+    document: Mapping[str, Any], source: str, base_dir: str | None
+) -> list[Credential]:
     unknown = sorted(set(document) - {"principals"})
     if unknown:
         raise CredentialsFileError(
@@ -167,7 +196,7 @@ def _parse_document(document: Mapping[str, Any], source: str) -> list[Credential
         where = f"credentials file {source}, [[principals]] entry {number}"
         if not isinstance(entry, dict):
             raise CredentialsFileError(f"{where}: must be a table")
-        credential = _parse_entry(entry, where)
+        credential = _parse_entry(entry, where, base_dir)
 
         earlier = first_entry_by_key.get(credential.access_key_id)
         if earlier is not None:
@@ -180,19 +209,15 @@ def _parse_document(document: Mapping[str, Any], source: str) -> list[Credential
     return credentials
 
 
-def _parse_entry(entry: Mapping[str, Any], where: str) -> Credential:
-    for name in _IDENTITY_POLICY_FIELDS:
-        if name in entry:
-            raise CredentialsFileError(
-                f"{where}: {name} is not supported yet. KeyLedger does not "
-                "enforce identity policies, so it rejects this file rather "
-                f"than silently ignore the policy. Remove {name} to load it."
-            )
-    unknown = sorted(set(entry) - set(_REQUIRED_FIELDS) - set(_OPTIONAL_FIELDS))
+def _parse_entry(
+    entry: Mapping[str, Any], where: str, base_dir: str | None
+) -> Credential:
+    allowed_fields = _REQUIRED_FIELDS + _OPTIONAL_FIELDS + _IDENTITY_POLICY_FIELDS
+    unknown = sorted(set(entry) - set(allowed_fields))
     if unknown:
         raise CredentialsFileError(
             f"{where}: unknown key(s) {', '.join(unknown)}. Allowed keys are "
-            f"{', '.join(_REQUIRED_FIELDS + _OPTIONAL_FIELDS)}."
+            f"{', '.join(allowed_fields)}."
         )
     for name in _REQUIRED_FIELDS:
         if name not in entry:
@@ -229,13 +254,58 @@ def _parse_entry(entry: Mapping[str, Any], where: str) -> Credential:
     if "session_token" in entry:
         session_token = _string_field(entry, "session_token", where)
 
+    identity_policy = _identity_policy(entry, where, base_dir)
+    if identity_policy is not None and arn == root_arn(account_id):
+        raise CredentialsFileError(
+            f"{where}: the account root {arn} cannot have an identity policy. "
+            "It holds every permission of its account, as in IAM; declare an "
+            "IAM user or role (arn = ...) to limit what a caller may do."
+        )
+
     return Credential(
         access_key_id=access_key_id,
         secret_access_key=secret_access_key,
         account_id=account_id,
         arn=arn,
         session_token=session_token,
+        identity_policy=identity_policy,
     )
+
+
+def _identity_policy(
+    entry: Mapping[str, Any], where: str, base_dir: str | None
+) -> Policy | None:
+    if "identity_policy" in entry and "identity_policy_file" in entry:
+        raise CredentialsFileError(
+            f"{where}: declare identity_policy or identity_policy_file, not both"
+        )
+    if "identity_policy" in entry:
+        text = _string_field(entry, "identity_policy", where)
+        origin = "identity_policy"
+    elif "identity_policy_file" in entry:
+        path = _string_field(entry, "identity_policy_file", where)
+        if base_dir is not None:
+            path = os.path.join(base_dir, path)
+        try:
+            with open(path, encoding="utf-8") as file:
+                text = file.read()
+        except OSError as error:
+            raise CredentialsFileError(
+                f"{where}: cannot read identity_policy_file {path}: {error.strerror}"
+            ) from None
+        except UnicodeDecodeError:
+            raise CredentialsFileError(
+                f"{where}: identity_policy_file {path} is not valid UTF-8"
+            ) from None
+        origin = f"identity_policy_file {path}"
+    else:
+        return None
+    try:
+        return Policy.parse(text, PolicyKind.IDENTITY)
+    except MalformedPolicyDocumentException as error:
+        raise CredentialsFileError(
+            f"{where}: {origin} is not a valid IAM policy: {error.message}"
+        ) from None
 
 
 def _string_field(entry: Mapping[str, Any], name: str, where: str) -> str:

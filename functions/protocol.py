@@ -15,11 +15,12 @@ import logging
 import random
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn, cast
 
 from domain.errors import (
+    DryRunOperationException,
     KMSError,
     KMSInternalException,
     RequestEntityTooLargeException,
@@ -27,9 +28,14 @@ from domain.errors import (
     UnsupportedOperationException,
 )
 from domain.principal import Caller
-from events.store import ConcurrencyConflict, StoreUnavailable
+from events.store import ConcurrencyConflict, Store, StoreUnavailable
 from events.vault import KeyMaterialUnavailable
-from functions.registry import HANDLER_MODULES, WRITING_ACTIONS, handler_for
+from functions.registry import (
+    HANDLER_MODULES,
+    WRITING_ACTIONS,
+    Handler,
+    handler_for,
+)
 from functions.services import Services
 
 logger = logging.getLogger("keyledger.request")
@@ -41,6 +47,9 @@ MAX_WRITE_ATTEMPTS = 10
 _FIRST_BACK_OFF_SECONDS = 0.005
 _MAX_BACK_OFF_SECONDS = 0.25
 INTERNAL_ERROR_MESSAGE = "An internal error occurred. The request was not completed."
+# NOTE: AWS's exact wording is not documented; this follows its description
+# of DryRunOperationException.
+DRY_RUN_MESSAGE = "The request would have succeeded, but the DryRun option is set."
 
 
 @dataclass(slots=True)
@@ -98,23 +107,21 @@ def prepare(
     if action not in model_actions or (only_action and action != only_action):
         raise UnknownOperationException("")
     call.action = action
-    call.caller = services.verifier.verify(
+    caller = services.verifier.verify(
         request.method,
         request.path,
         request.query_string,
         request.headers,
         request.body,
     )
+    call.caller = replace(caller, source_ip=request.source_ip)
     if action not in HANDLER_MODULES:
-        # TODO: the actions of asymmetric and HMAC keys, key policies and
-        # grants, custom key stores and multi-Region keys.
+        # TODO: the actions of asymmetric and HMAC keys, custom key stores
+        # and multi-Region keys.
         raise UnsupportedOperationException(
             f"KeyLedger does not implement {action} yet."
         )
     call.params = services.validator.validate(action, request.body)
-    if call.params.get("DryRun"):
-        # TODO: DryRun needs the access checks it exists to exercise.
-        raise UnsupportedOperationException("KeyLedger does not support DryRun yet.")
 
 
 def execute(services: Services, call: Call) -> dict[str, Any]:
@@ -128,6 +135,8 @@ def execute(services: Services, call: Call) -> dict[str, Any]:
         raise UnsupportedOperationException(
             f"KeyLedger does not implement {action} yet."
         )
+    if call.params.get("DryRun"):
+        _dry_run(handler, services, caller, call.params)
     attempts = MAX_WRITE_ATTEMPTS if action in WRITING_ACTIONS else 1
     for attempt in range(1, attempts + 1):
         try:
@@ -149,6 +158,34 @@ def execute(services: Services, call: Call) -> dict[str, Any]:
         extra={"operation": action, "request_id": call.request_id},
     )
     raise KMSInternalException(INTERNAL_ERROR_MESSAGE)
+
+
+class _DryRunStore:
+    """The store, except that saving stops the request with DryRunOperationException."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def save(self, *aggregates: Any, **kwargs: Any) -> None:
+        raise DryRunOperationException(DRY_RUN_MESSAGE)
+
+
+def _dry_run(
+    handler: Handler, services: Services, caller: Caller, params: dict[str, Any]
+) -> NoReturn:
+    """Make every check the request would make and change nothing.
+
+    The handler runs in full against a store that refuses to save, so it
+    meets every check and error of a real run. A handler that saves stops
+    at its save; one that saves nothing (Encrypt, Decrypt, ...) returns a
+    result that is thrown away.
+    """
+    dry_store = cast(Store, _DryRunStore(services.store))
+    handler(replace(services, store=dry_store), caller, params)
+    raise DryRunOperationException(DRY_RUN_MESSAGE)
 
 
 def _back_off(attempt: int) -> None:

@@ -130,6 +130,8 @@ class SigV4Verifier:
         self, credentials: CredentialStore, now: Callable[[], datetime]
     ) -> None:
         self._credentials = credentials
+        self.credentials = credentials
+        """The declared principals, for checks that name them (key policies)."""
         self._now = now
         self._signing_key = functools.lru_cache(maxsize=1024)(_derive_signing_key)
 

@@ -9,11 +9,11 @@ from datetime import datetime
 from typing import Any
 
 from domain.errors import (
-    InvalidGrantTokenException,
     InvalidMarkerException,
     TagException,
     UnsupportedOperationException,
 )
+from domain.grant import Grant
 from domain.key import SYMMETRIC_DEFAULT, Key
 from domain.key_state import KeyState
 
@@ -57,6 +57,29 @@ def key_metadata(key: Key) -> dict[str, Any]:
     if key.state is KeyState.PENDING_DELETION:
         metadata["DeletionDate"] = key.deletion_date
     return metadata
+
+
+def grant_list_entry(grant: Grant, key: Key) -> dict[str, Any]:
+    """Build a GrantListEntry as ListGrants and ListRetirableGrants return it.
+
+    KeyId is the key ARN, and a grant created without a Name has an empty
+    Name, as the ListGrants output in "Managing grants" and "Creating grants"
+    shows.
+    """
+    entry: dict[str, Any] = {
+        "KeyId": key.arn,
+        "GrantId": grant.grant_id,
+        "Name": grant.name or "",
+        "CreationDate": grant.creation_date,
+        "GranteePrincipal": grant.grantee_principal,
+        "IssuingAccount": grant.issuing_account,
+        "Operations": list(grant.operations),
+    }
+    if grant.retiring_principal is not None:
+        entry["RetiringPrincipal"] = grant.retiring_principal
+    if not grant.constraints.empty:
+        entry["Constraints"] = grant.constraints.to_wire()
+    return entry
 
 
 def to_epoch(value: datetime) -> float:
@@ -121,19 +144,6 @@ def check_tag_count(existing: Mapping[str, str], added: Mapping[str, str]) -> No
 
 def tags_to_wire(tags: Mapping[str, str]) -> list[dict[str, str]]:
     return [{"TagKey": k, "TagValue": v} for k, v in tags.items()]
-
-
-def reject_grant_tokens(params: Mapping[str, Any]) -> None:
-    """Reject every grant token, because KeyLedger has issued none.
-
-    TODO: accept the tokens of grants once CreateGrant exists.
-    """
-    if params.get("GrantTokens"):
-        # The message leaves out the token itself, which carries a grant.
-        raise InvalidGrantTokenException(
-            "The request was rejected because a grant token is not valid: "
-            "this KeyLedger server has issued no grants."
-        )
 
 
 def reject_unsupported(params: Mapping[str, Any], *names: str) -> None:

@@ -14,7 +14,7 @@ def handle(
     services: Services, caller: Caller, params: dict[str, Any]
 ) -> dict[str, Any]:
     key = key_for_update(
-        services, caller, "CancelKeyDeletion", params["KeyId"], KEY_FORMS
+        services, caller, "CancelKeyDeletion", params["KeyId"], params, KEY_FORMS
     )
 
     key.cancel_deletion(services.clock.now())

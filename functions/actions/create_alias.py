@@ -7,7 +7,7 @@ from typing import Any
 from domain.alias import Alias, check_alias_name
 from domain.identifiers import KEY_FORMS
 from domain.principal import Caller
-from functions.keys import key_for_use
+from functions.keys import authorize_alias, key_for_use
 from functions.services import Services
 
 
@@ -16,8 +16,9 @@ def handle(
 ) -> dict[str, Any]:
     alias_name = params["AliasName"]
     check_alias_name(alias_name)
+    authorize_alias(services, caller, "CreateAlias", alias_name, params)
     target = key_for_use(
-        services, caller, "CreateAlias", params["TargetKeyId"], KEY_FORMS
+        services, caller, "CreateAlias", params["TargetKeyId"], params, KEY_FORMS
     )
     target.check_manageable()
     account_id = caller.principal.account_id

@@ -1,15 +1,23 @@
 """CreateKey: a new symmetric encryption key with key material made here, or
-with none, for key material to be imported (Origin EXTERNAL)."""
+with none, for key material to be imported (Origin EXTERNAL).
+
+The key policy is the one given, once it passes the lockout safety check, or
+the default key policy, which delegates the key to the account's IAM
+policies.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from domain.errors import UnsupportedOperationException, ValidationException
-from domain.identifiers import new_key_id
+from domain.identifiers import key_arn, new_key_id
 from domain.key import ENCRYPT_DECRYPT, ORIGIN_AWS_KMS, SYMMETRIC_DEFAULT, Key
 from domain.key_import import ORIGIN_EXTERNAL
+from domain.policy import Policy, PolicyKind, default_key_policy
 from domain.principal import Caller
+from functions.access import authorize_account
+from functions.key_policies import check_lockout, parse_key_policy
 from functions.services import Services
 from functions.wire import (
     check_tag_count,
@@ -20,8 +28,8 @@ from functions.wire import (
 
 
 def _check_supported(params: dict[str, Any]) -> None:
-    # TODO: asymmetric and HMAC key specs, key policies, multi-Region keys and
-    # custom key stores.
+    # TODO: asymmetric and HMAC key specs, multi-Region keys and custom key
+    # stores.
     if "KeySpec" in params and "CustomerMasterKeySpec" in params:
         raise ValidationException(
             "You cannot specify KeySpec and CustomerMasterKeySpec in the same request."
@@ -45,23 +53,29 @@ def _check_supported(params: dict[str, Any]) -> None:
         raise UnsupportedOperationException(
             "KeyLedger does not support multi-Region keys yet."
         )
-    if params.get("BypassPolicyLockoutSafetyCheck"):
-        raise UnsupportedOperationException(
-            "KeyLedger does not support key policies yet, so it cannot bypass "
-            "the policy lockout safety check."
-        )
-    reject_unsupported(params, "Policy", "CustomKeyStoreId", "XksKeyId")
+    reject_unsupported(params, "CustomKeyStoreId", "XksKeyId")
 
 
 def handle(
     services: Services, caller: Caller, params: dict[str, Any]
 ) -> dict[str, Any]:
     _check_supported(params)
+    authorize_account(services, caller, "CreateKey", params)
+    if params.get("Tags"):
+        # AWS asks for kms:TagResource too when CreateKey carries tags.
+        authorize_account(services, caller, "TagResource", params)
     tags = tags_from_wire(params.get("Tags", []))
     check_tag_count({}, tags)
-
     account_id = caller.principal.account_id
     key_id = new_key_id()
+    arn = key_arn(caller.region, account_id, key_id)
+    policy_text = params.get("Policy")
+    if policy_text is None:
+        policy = Policy.parse(default_key_policy(account_id), PolicyKind.KEY)
+    else:
+        policy = parse_key_policy(services, policy_text)
+        check_lockout(caller, policy, arn, account_id, params)
+
     now = services.clock.now()
     description = params.get("Description", "")
     if params.get("Origin") == ORIGIN_EXTERNAL:
@@ -91,5 +105,6 @@ def handle(
         )
         sealing_key_rows = [sealing_key_row]
 
+    key.put_policy(policy, now)
     services.store.save(key, sealing_keys=sealing_key_rows)
     return {"KeyMetadata": key_metadata(key)}

@@ -4,23 +4,31 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain.grant import check_grant_tokens
 from domain.key import SYMMETRIC_DEFAULT
 from domain.principal import Caller
 from functions import symmetric
 from functions.services import Services
-from functions.wire import reject_grant_tokens, reject_unsupported
+from functions.wire import reject_unsupported
 
 
 def handle(
     services: Services, caller: Caller, params: dict[str, Any]
 ) -> dict[str, Any]:
     reject_unsupported(params, "Recipient")
-    reject_grant_tokens(params)
+    check_grant_tokens(params.get("GrantTokens"))
+    if symmetric.ignores_ciphertext(params):
+        # The dry run ends here, with the access check made.
+        symmetric.authorize_without_ciphertext(
+            services, caller, "Decrypt", params, "KeyId"
+        )
+        return {}
 
     key, key_material_id, plaintext = symmetric.decrypt(
         services,
         caller,
         "Decrypt",
+        params,
         params["CiphertextBlob"],
         params.get("EncryptionContext"),
         params.get("KeyId"),

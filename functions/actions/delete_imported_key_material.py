@@ -19,7 +19,12 @@ def handle(
     services: Services, caller: Caller, params: dict[str, Any]
 ) -> dict[str, Any]:
     key = key_for_update(
-        services, caller, "DeleteImportedKeyMaterial", params["KeyId"], KEY_FORMS
+        services,
+        caller,
+        "DeleteImportedKeyMaterial",
+        params["KeyId"],
+        params,
+        KEY_FORMS,
     )
 
     key_material_id = key.delete_imported_key_material(

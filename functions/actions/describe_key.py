@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain.grant import check_grant_tokens
 from domain.principal import Caller
 from functions.keys import key_for_use
 from functions.services import Services
-from functions.wire import key_metadata, reject_grant_tokens
+from functions.wire import key_metadata
 
 
 def handle(
     services: Services, caller: Caller, params: dict[str, Any]
 ) -> dict[str, Any]:
-    reject_grant_tokens(params)
-    key = key_for_use(services, caller, "DescribeKey", params["KeyId"])
+    check_grant_tokens(params.get("GrantTokens"))
+    key = key_for_use(services, caller, "DescribeKey", params["KeyId"], params)
 
     return {"KeyMetadata": key_metadata(key)}

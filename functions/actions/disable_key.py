@@ -13,7 +13,9 @@ from functions.services import Services
 def handle(
     services: Services, caller: Caller, params: dict[str, Any]
 ) -> dict[str, Any]:
-    key = key_for_update(services, caller, "DisableKey", params["KeyId"], KEY_FORMS)
+    key = key_for_update(
+        services, caller, "DisableKey", params["KeyId"], params, KEY_FORMS
+    )
 
     key.disable(services.clock.now())
 

@@ -18,7 +18,7 @@ def handle(
     # validator has checked it.
     period = params.get("RotationPeriodInDays", DEFAULT_ROTATION_PERIOD_IN_DAYS)
     key = key_for_update(
-        services, caller, "EnableKeyRotation", params["KeyId"], KEY_FORMS
+        services, caller, "EnableKeyRotation", params["KeyId"], params, KEY_FORMS
     )
 
     key.enable_rotation(period, services.clock.now())

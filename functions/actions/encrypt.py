@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain.grant import check_grant_tokens
 from domain.principal import Caller
 from functions import symmetric
 from functions.keys import key_for_use
 from functions.services import Services
-from functions.wire import reject_grant_tokens
 
 
 def handle(
     services: Services, caller: Caller, params: dict[str, Any]
 ) -> dict[str, Any]:
-    reject_grant_tokens(params)
-    key = key_for_use(services, caller, "Encrypt", params["KeyId"])
+    check_grant_tokens(params.get("GrantTokens"))
+    key = key_for_use(services, caller, "Encrypt", params["KeyId"], params)
     symmetric.check_encryption_algorithm(
         key, params.get("EncryptionAlgorithm"), "Encrypt"
     )

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain.grant import check_grant_tokens
 from domain.principal import Caller
 from functions import symmetric
 from functions.keys import key_for_use
 from functions.services import Services
-from functions.wire import reject_grant_tokens, reject_unsupported
+from functions.wire import reject_unsupported
 
 DATA_KEY_LENGTHS = {"AES_256": 32, "AES_128": 16}
 
@@ -18,8 +19,8 @@ def make_data_key(
 ) -> dict[str, Any]:
     """Make a data key and encrypt it under the KeyId with the request's context."""
     reject_unsupported(params, "Recipient")
-    reject_grant_tokens(params)
-    key = key_for_use(services, caller, action, params["KeyId"])
+    check_grant_tokens(params.get("GrantTokens"))
+    key = key_for_use(services, caller, action, params["KeyId"], params)
     symmetric.check_encryption_algorithm(key, None, action)
     length = params.get("NumberOfBytes") or DATA_KEY_LENGTHS[params["KeySpec"]]
 

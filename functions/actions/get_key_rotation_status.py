@@ -19,7 +19,7 @@ def handle(
     services: Services, caller: Caller, params: dict[str, Any]
 ) -> dict[str, Any]:
     key = key_for_use(
-        services, caller, "GetKeyRotationStatus", params["KeyId"], KEY_FORMS
+        services, caller, "GetKeyRotationStatus", params["KeyId"], params, KEY_FORMS
     )
     # For a key with imported key material AWS returns
     # UnsupportedOperationException "<key ARN> origin is EXTERNAL which is not

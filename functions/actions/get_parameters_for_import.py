@@ -34,7 +34,7 @@ def handle(
     key_reference = params["KeyId"]
     # Check the key before paying for an RSA key pair it could not use.
     key_for_use(
-        services, caller, ACTION, key_reference, KEY_FORMS
+        services, caller, ACTION, key_reference, params, KEY_FORMS
     ).check_import_allowed()
 
     # Make the key pair once, outside the save loop: a request that loses
@@ -42,7 +42,7 @@ def handle(
     # the same key pair instead of spending another second making a new one.
     private_key = generate_wrapping_key(bits)
     for attempt in range(1, SAVE_ATTEMPTS + 1):
-        key = key_for_update(services, caller, ACTION, key_reference, KEY_FORMS)
+        key = key_for_update(services, caller, ACTION, key_reference, params, KEY_FORMS)
         key.check_import_allowed()
         issued = issue_import_token(services.crypto.random_bytes)
         sealed_wrapping_key, sealing_key_row = services.vault.seal_wrapping_key(

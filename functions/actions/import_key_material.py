@@ -37,7 +37,7 @@ def handle(
     if import_type == ImportType.NEW_KEY_MATERIAL:
         check_new_key_material_request(requested_key_material_id)
     key = key_for_update(
-        services, caller, "ImportKeyMaterial", params["KeyId"], KEY_FORMS
+        services, caller, "ImportKeyMaterial", params["KeyId"], params, KEY_FORMS
     )
     parameters = key.import_parameters_for(params["ImportToken"], now)
 

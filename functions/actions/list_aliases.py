@@ -9,7 +9,8 @@ from typing import Any
 
 from domain.identifiers import KEY_FORMS, alias_arn
 from domain.principal import Caller
-from functions.keys import alias_name_can_exist, key_for_use
+from functions.access import authorize_account
+from functions.keys import alias_name_can_exist, existing_key
 from functions.services import Services
 from functions.wire import decode_marker, encode_marker
 
@@ -28,9 +29,12 @@ def handle(
     after_name = (
         decode_marker(_MARKER_KIND, params.get("Marker"), alias_name_can_exist) or ""
     )
+    authorize_account(services, caller, "ListAliases", params)
     target_key_id = None
     if "KeyId" in params:
-        target_key_id = key_for_use(
+        # ListAliases is governed by identity policies alone, so the key's
+        # own policy is not asked.
+        target_key_id = existing_key(
             services, caller, "ListAliases", params["KeyId"], KEY_FORMS
         ).key_id
     account_id = caller.principal.account_id

@@ -48,7 +48,9 @@ def handle(
 ) -> dict[str, Any]:
     limit = params.get("Limit", DEFAULT_LIMIT)
     include_all = params.get("IncludeKeyMaterial") == ALL_KEY_MATERIAL
-    key = key_for_use(services, caller, "ListKeyRotations", params["KeyId"], KEY_FORMS)
+    key = key_for_use(
+        services, caller, "ListKeyRotations", params["KeyId"], params, KEY_FORMS
+    )
     start = _start_of(params.get("Marker"), key.key_id, include_all)
 
     if key.origin == ORIGIN_EXTERNAL:

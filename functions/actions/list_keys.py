@@ -7,6 +7,7 @@ from typing import Any
 
 from domain.identifiers import key_arn
 from domain.principal import Caller
+from functions.access import authorize_account
 from functions.services import Services
 from functions.wire import decode_marker, encode_marker
 
@@ -25,6 +26,7 @@ _MAX_POSITION = 2**63 - 1
 def handle(
     services: Services, caller: Caller, params: dict[str, Any]
 ) -> dict[str, Any]:
+    authorize_account(services, caller, "ListKeys", params)
     limit = params.get("Limit", DEFAULT_LIMIT)
     marker = decode_marker(_MARKER_KIND, params.get("Marker"), _is_position)
     after_position = int(marker) if marker is not None else 0

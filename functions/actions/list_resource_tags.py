@@ -25,7 +25,9 @@ def handle(
 ) -> dict[str, Any]:
     limit = min(params.get("Limit", DEFAULT_LIMIT), MAX_LIMIT)
     marker = decode_marker(_MARKER_KIND, params.get("Marker"), _is_tag_key)
-    key = key_for_use(services, caller, "ListResourceTags", params["KeyId"], KEY_FORMS)
+    key = key_for_use(
+        services, caller, "ListResourceTags", params["KeyId"], params, KEY_FORMS
+    )
 
     tags = sorted(key.tags.items())
     # The marker is the last tag key of the previous page, so a tag removed

@@ -21,7 +21,7 @@ def handle(
     services: Services, caller: Caller, params: dict[str, Any]
 ) -> dict[str, Any]:
     key = key_for_update(
-        services, caller, "RotateKeyOnDemand", params["KeyId"], KEY_FORMS
+        services, caller, "RotateKeyOnDemand", params["KeyId"], params, KEY_FORMS
     )
     now = services.clock.now()
     key.check_on_demand_rotation(now)

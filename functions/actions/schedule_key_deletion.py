@@ -17,7 +17,7 @@ def handle(
 ) -> dict[str, Any]:
     window = params.get("PendingWindowInDays", DEFAULT_PENDING_WINDOW_IN_DAYS)
     key = key_for_update(
-        services, caller, "ScheduleKeyDeletion", params["KeyId"], KEY_FORMS
+        services, caller, "ScheduleKeyDeletion", params["KeyId"], params, KEY_FORMS
     )
 
     key.schedule_deletion(window, services.clock.now())

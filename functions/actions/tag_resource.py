@@ -15,7 +15,9 @@ def handle(
     services: Services, caller: Caller, params: dict[str, Any]
 ) -> dict[str, Any]:
     tags = tags_from_wire(params["Tags"])
-    key = key_for_update(services, caller, "TagResource", params["KeyId"], KEY_FORMS)
+    key = key_for_update(
+        services, caller, "TagResource", params["KeyId"], params, KEY_FORMS
+    )
     check_tag_count(key.tags, tags)
 
     key.tag(tags, services.clock.now())

@@ -14,7 +14,7 @@ def handle(
     services: Services, caller: Caller, params: dict[str, Any]
 ) -> dict[str, Any]:
     key = key_for_update(
-        services, caller, "UpdateKeyDescription", params["KeyId"], KEY_FORMS
+        services, caller, "UpdateKeyDescription", params["KeyId"], params, KEY_FORMS
     )
 
     key.update_description(params["Description"], services.clock.now())

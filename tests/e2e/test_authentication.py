@@ -29,6 +29,8 @@ access_key_id = "AKIAKEYLEDGERAPPA"
 secret_access_key = "secret-of-app-a"
 account_id = "{ACCOUNT_A}"
 arn = "arn:aws:iam::{ACCOUNT_A}:role/app-a"
+identity_policy = '''{{"Statement": [{{"Effect": "Allow", "Action": "kms:*",
+    "Resource": "*"}}]}}'''
 
 [[principals]]
 access_key_id = "AKIAKEYLEDGERAPPB"
@@ -307,10 +309,11 @@ def run_serve_expecting_exit(
     )
 
 
-def test_identity_policy_in_credentials_file_stops_start(tmp_path: Path) -> None:
+def test_malformed_identity_policy_stops_start(tmp_path: Path) -> None:
     path = write_credentials(
         tmp_path,
         TWO_PRINCIPALS
+        + """arn = "arn:aws:iam::777788889999:user/b"\n"""
         + """identity_policy = '{"Version": "2012-10-17", "Statement": []}'\n""",
     )
 
@@ -319,7 +322,7 @@ def test_identity_policy_in_credentials_file_stops_start(tmp_path: Path) -> None
     assert finished.returncode != 0
     log = finished.stdout + finished.stderr
     assert "cannot start" in log
-    assert "identity_policy is not supported" in log
+    assert "entry 2: identity_policy is not a valid IAM policy" in log
     assert "secret-of-app" not in log
 
 

@@ -6,6 +6,7 @@ asserts what AWS KMS does instead, as the AWS KMS API reference documents it.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -384,3 +385,163 @@ def test_responses_name_the_key_arn_never_the_alias(
         assert response["KeyId"] == key["Arn"]
     assert decrypted_data_key["Plaintext"] == data_key["Plaintext"]
     assert decrypted["Plaintext"] == b"x"
+
+
+# BUG-31: delete-style grant operations check that the grant exists.
+
+
+def test_revoke_and_retire_of_a_missing_grant_are_not_found(kms: Any) -> None:
+    key = new_key(kms)
+    grantee = f"arn:aws:iam::{ACCOUNT_ID}:root"
+
+    revoked = error_of(kms.revoke_grant, KeyId=key["KeyId"], GrantId="0" * 64)
+    created = kms.create_grant(
+        KeyId=key["KeyId"],
+        GranteePrincipal=grantee,
+        RetiringPrincipal=grantee,
+        Operations=["Encrypt"],
+    )
+    kms.retire_grant(GrantToken=created["GrantToken"])
+    retired_again = error_of(
+        kms.retire_grant, KeyId=key["Arn"], GrantId=created["GrantId"]
+    )
+
+    assert revoked["Code"] == "NotFoundException"
+    assert retired_again["Code"] == "NotFoundException"
+    assert kms.list_grants(KeyId=key["KeyId"])["Grants"] == []
+
+
+# BUG-32: key policies are documents with rules, not opaque strings.
+
+# The layout GetKeyPolicy returns for a key created without a policy, from the
+# `aws kms get-key-policy` output in the AWS KMS developer guide ("Creating
+# keys").
+DEFAULT_POLICY = """{
+  "Version" : "2012-10-17",
+  "Id" : "key-default-1",
+  "Statement" : [ {
+    "Sid" : "Enable IAM User Permissions",
+    "Effect" : "Allow",
+    "Principal" : {
+      "AWS" : "arn:aws:iam::111122223333:root"
+    },
+    "Action" : "kms:*",
+    "Resource" : "*"
+  } ]
+}"""
+
+
+def policy_of(*statements: dict[str, Any]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def test_new_key_has_the_default_key_policy_named_default(kms: Any) -> None:
+    key = new_key(kms)
+
+    unnamed = kms.get_key_policy(KeyId=key["KeyId"])
+    named = kms.get_key_policy(KeyId=key["Arn"], PolicyName="default")
+    names = kms.list_key_policies(KeyId=key["KeyId"])
+
+    assert unnamed["Policy"] == DEFAULT_POLICY
+    assert unnamed["PolicyName"] == "default"
+    assert named["Policy"] == DEFAULT_POLICY
+    assert names["PolicyNames"] == ["default"]
+    assert names["Truncated"] is False
+
+
+@pytest.mark.parametrize(
+    ("policy", "message"),
+    [
+        ("not json", None),
+        (
+            policy_of({"Effect": "Allow", "Action": "kms:*", "Resource": "*"}),
+            "Policy contains a statement with no principal.",
+        ),
+        (
+            policy_of(
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": "arn:aws:iam::111122223333:role/absent"},
+                    "Action": "kms:*",
+                    "Resource": "*",
+                }
+            ),
+            "Policy contains a statement with one or more invalid principals.",
+        ),
+    ],
+    ids=["not-json", "no-principal", "unknown-principal"],
+)
+def test_malformed_key_policy_is_refused_and_nothing_changes(
+    kms: Any, policy: str, message: str | None
+) -> None:
+    key = new_key(kms)
+
+    error = error_of(
+        kms.put_key_policy, KeyId=key["KeyId"], PolicyName="default", Policy=policy
+    )
+
+    assert error["Code"] == "MalformedPolicyDocumentException"
+    if message is not None:
+        assert error["Message"] == message
+    assert kms.get_key_policy(KeyId=key["KeyId"])["Policy"] == DEFAULT_POLICY
+
+
+def test_lockout_check_and_its_bypass(kms: Any) -> None:
+    key = new_key(kms)
+    other_account_only = policy_of(
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::444455556666:root"},
+            "Action": "kms:*",
+            "Resource": "*",
+        }
+    )
+
+    refused = error_of(
+        kms.put_key_policy, KeyId=key["KeyId"], Policy=other_account_only
+    )
+    kms.put_key_policy(
+        KeyId=key["KeyId"],
+        Policy=other_account_only,
+        BypassPolicyLockoutSafetyCheck=True,
+    )
+    locked_out = error_of(kms.get_key_policy, KeyId=key["KeyId"])
+
+    assert refused == {
+        "Code": "MalformedPolicyDocumentException",
+        "Message": "The new key policy will not allow you to update the key "
+        "policy in the future.",
+    }
+    # With the check bypassed, the policy applies, and the caller, the
+    # account root, is now locked out of its own key.
+    assert locked_out["Code"] == "AccessDeniedException"
+    assert locked_out["Message"] == (
+        f"User: arn:aws:iam::{ACCOUNT_ID}:root is not authorized to perform: "
+        f"kms:GetKeyPolicy on resource: {key['Arn']} because no resource-based "
+        "policy allows the kms:GetKeyPolicy action"
+    )
+
+
+def test_only_the_default_policy_name_exists(kms: Any) -> None:
+    key = new_key(kms)
+
+    error = error_of(kms.get_key_policy, KeyId=key["KeyId"], PolicyName="other")
+
+    assert error["Code"] == "NotFoundException"
+
+
+def test_put_key_policy_round_trips_the_document(kms: Any) -> None:
+    key = new_key(kms)
+    policy = policy_of(
+        {
+            "Sid": "Root may do anything",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"},
+            "Action": "kms:*",
+            "Resource": "*",
+        }
+    )
+
+    kms.put_key_policy(KeyId=key["KeyId"], PolicyName="default", Policy=policy)
+
+    assert kms.get_key_policy(KeyId=key["KeyId"])["Policy"] == policy

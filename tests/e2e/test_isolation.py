@@ -21,24 +21,33 @@ ACCOUNT_B = "222222222222"
 PRINCIPAL_A = f"arn:aws:iam::{ACCOUNT_A}:role/app-a"
 PRINCIPAL_A_ADMIN = f"arn:aws:iam::{ACCOUNT_A}:user/admin"
 PRINCIPAL_B = f"arn:aws:iam::{ACCOUNT_B}:user/bob"
+# Every principal may do anything its key policies let its account do; what
+# keeps the accounts apart is the key policy, which names only its own account.
+IDENTITY_POLICY = (
+    '{"Version": "2012-10-17", "Statement": '
+    '[{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]}'
+)
 CREDENTIALS = f"""
 [[principals]]
 access_key_id = "AKIDACCOUNTA"
 secret_access_key = "secret-of-a"
 account_id = "{ACCOUNT_A}"
 arn = "{PRINCIPAL_A}"
+identity_policy = '{IDENTITY_POLICY}'
 
 [[principals]]
 access_key_id = "AKIDACCOUNTAADMIN"
 secret_access_key = "secret-of-a-admin"
 account_id = "{ACCOUNT_A}"
 arn = "{PRINCIPAL_A_ADMIN}"
+identity_policy = '{IDENTITY_POLICY}'
 
 [[principals]]
 access_key_id = "AKIDACCOUNTB"
 secret_access_key = "secret-of-b"
 account_id = "{ACCOUNT_B}"
 arn = "{PRINCIPAL_B}"
+identity_policy = '{IDENTITY_POLICY}'
 """
 EAST = "us-east-1"
 WEST = "us-west-2"
@@ -182,8 +191,10 @@ def test_alias_arn_of_another_account_is_access_denied(accounts: TwoAccounts) ->
 
     error = error_of(accounts.b().encrypt, KeyId=alias_arn, Plaintext=b"x")
 
+    # The alias ARN finds the key; the key's default policy, which names
+    # only account A, is what refuses account B.
     assert error["Code"] == "AccessDeniedException"
-    assert error["Message"] == access_denied_message(PRINCIPAL_B, "Encrypt", alias_arn)
+    assert error["Message"] == access_denied_message(PRINCIPAL_B, "Encrypt", key["Arn"])
 
 
 def test_alias_name_of_another_account_is_not_found(accounts: TwoAccounts) -> None:
@@ -229,7 +240,7 @@ def test_ciphertext_of_another_account_is_access_denied(
 
     # AWS refuses a ciphertext whose key the caller cannot reach with this
     # message, which names no key.
-    operation = "Decrypt" if action == "decrypt" else "ReEncrypt"
+    operation = "Decrypt" if action == "decrypt" else "ReEncryptFrom"
     assert error["Code"] == "AccessDeniedException"
     assert error["Message"] == (
         f"User: {PRINCIPAL_B} is not authorized to perform: kms:{operation} on "
@@ -254,7 +265,7 @@ def test_re_encrypt_to_other_account_denied(
 
     assert error["Code"] == "AccessDeniedException"
     assert error["Message"] == access_denied_message(
-        PRINCIPAL_B, "ReEncrypt", target["Arn"]
+        PRINCIPAL_B, "ReEncryptTo", target["Arn"]
     )
 
 

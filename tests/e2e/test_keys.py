@@ -171,10 +171,8 @@ def test_create_key_with_tags_stores_the_tags(kms: Any) -> None:
         {"KeyUsage": "SIGN_VERIFY", "KeySpec": "ECC_NIST_P256"},
         {"Origin": "EXTERNAL_KEY_STORE"},
         {"MultiRegion": True},
-        {"Policy": '{"Version": "2012-10-17", "Statement": []}'},
-        {"BypassPolicyLockoutSafetyCheck": True},
     ],
-    ids=["rsa", "hmac", "ecc", "key-store", "multi-region", "policy", "bypass"],
+    ids=["rsa", "hmac", "ecc", "key-store", "multi-region"],
 )
 def test_create_key_with_unsupported_option_creates_nothing(
     kms: Any, params: dict[str, Any]

@@ -127,24 +127,113 @@ def test_repr_hides_secret_and_token() -> None:
         assert TOKEN not in text
 
 
-def test_identity_policy_is_rejected() -> None:
-    policy = '{"Version": "2012-10-17", "Statement": []}'
+APP_POLICY = (
+    '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+    '"Action": ["kms:Encrypt", "kms:Decrypt"], "Resource": "*"}]}'
+)
+APP_ARN = "arn:aws:iam::111122223333:role/app"
+
+
+def test_inline_identity_policy_is_attached_to_the_principal() -> None:
     text = (
-        entry() + entry(access_key_id="AKIAPOLICY") + f"identity_policy = '{policy}'\n"
+        entry(access_key_id="AKIAAPP", arn=APP_ARN)
+        + f"identity_policy = '{APP_POLICY}'\n"
+    )
+
+    store = CredentialStore.from_toml(text)
+
+    credential = store.get("AKIAAPP")
+    assert credential is not None
+    policy = credential.principal.identity_policy
+    assert policy is not None
+    assert policy.text == APP_POLICY
+
+
+def test_identity_policy_file_is_read_relative_to_the_credentials_file(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "app.json").write_text(APP_POLICY)
+    path = tmp_path / "credentials.toml"
+    path.write_text(
+        entry(
+            access_key_id="AKIAAPP",
+            arn=APP_ARN,
+            identity_policy_file="policies/app.json",
+        )
+    )
+
+    store = CredentialStore.from_file(path)
+
+    credential = store.get("AKIAAPP")
+    assert credential is not None
+    assert credential.principal.identity_policy is not None
+    assert credential.principal.identity_policy.text == APP_POLICY
+
+
+def test_a_principal_without_identity_policy_has_none() -> None:
+    store = CredentialStore.from_toml(entry(arn=APP_ARN))
+
+    credential = store.get("AKIAEXAMPLE")
+    assert credential is not None
+    assert credential.principal.identity_policy is None
+
+
+def test_malformed_identity_policy_is_rejected_with_the_reason() -> None:
+    text = entry(arn=APP_ARN) + "identity_policy = 'not json'\n"
+
+    message = load_error(text)
+
+    assert "entry 1" in message
+    assert "identity_policy is not a valid IAM policy" in message
+
+
+def test_identity_policy_with_a_principal_element_is_rejected() -> None:
+    policy = (
+        '{"Statement": [{"Effect": "Allow", "Principal": "*", '
+        '"Action": "kms:*", "Resource": "*"}]}'
+    )
+    message = load_error(entry(arn=APP_ARN) + f"identity_policy = '{policy}'\n")
+
+    assert "identity_policy is not a valid IAM policy" in message
+
+
+def test_account_root_cannot_have_an_identity_policy() -> None:
+    message = load_error(entry() + f"identity_policy = '{APP_POLICY}'\n")
+
+    assert "cannot have an identity policy" in message
+
+
+def test_both_identity_policy_forms_are_rejected() -> None:
+    text = (
+        entry(arn=APP_ARN, identity_policy_file="app.json")
+        + f"identity_policy = '{APP_POLICY}'\n"
     )
 
     message = load_error(text)
 
-    assert "entry 2" in message
-    assert "identity_policy is not supported" in message
-    assert "does not enforce identity policies" in message
+    assert "not both" in message
 
 
-def test_identity_policy_file_is_rejected() -> None:
-    message = load_error(entry(identity_policy_file="policy.json"))
+def test_missing_identity_policy_file_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "credentials.toml"
+    path.write_text(entry(arn=APP_ARN, identity_policy_file="absent.json"))
 
-    assert "entry 1" in message
-    assert "identity_policy_file is not supported" in message
+    with pytest.raises(CredentialsFileError) as error:
+        CredentialStore.from_file(path)
+
+    assert "cannot read identity_policy_file" in str(error.value)
+    assert "absent.json" in str(error.value)
+
+
+def test_principal_exists_knows_the_declared_accounts() -> None:
+    store = CredentialStore.from_toml(THREE_PRINCIPALS)
+
+    assert store.principal_exists("arn:aws:iam::012345678901:user/alice")
+    assert not store.principal_exists("arn:aws:iam::012345678901:user/bob")
+    # An account that no principal declares may hold any user or role.
+    assert store.principal_exists("arn:aws:iam::999988887777:role/elsewhere")
+    assert not store.principal_exists("not-an-arn")
 
 
 def test_unknown_key_is_rejected() -> None:
