@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
 
+from events.audit import CREATE_AUDIT_TABLES, append_entries, stored_event_references
 from events.projection import CREATE_TABLES, IndexChanges
 
 _LOCK_PREFIX = "keyledger.create_table:"
 _TABLE_NAME = re.compile(
     r"\bkeyledger_(keys|aliases|sealing_keys|rotation_schedule|material_expiry"
-    r"|root_key_check|grants)\b(?!_)"
+    r"|root_key_check|grants|audit|audit_head|audit_digests|audit_signing_key)"
+    r"\b(?!_)"
 )
 
 
@@ -24,6 +26,20 @@ def to_postgres(statement: str, schema: str) -> str:
     """Rewrite a lookup-table statement for PostgreSQL: schema and placeholders."""
     qualified = _TABLE_NAME.sub(f'"{schema}".keyledger_\\1', statement)
     return qualified.replace("?", "%s")
+
+
+def postgres_executor(curs: Any, schema: str) -> Callable[[str, tuple[Any, ...]], None]:
+    """Run KeyLedger's statements, written for SQLite, on a PostgreSQL cursor."""
+
+    def execute(statement: str, params: tuple[Any, ...]) -> None:
+        curs.execute(to_postgres(statement, schema), params)
+
+    return execute
+
+
+def postgres_row(row: Any) -> tuple[Any, ...] | None:
+    """Turn a dict row into a tuple in column order, as SQLite returns rows."""
+    return None if row is None else tuple(row.values())
 
 
 class KeyLedgerPostgresRecorder(PostgresApplicationRecorder):
@@ -42,7 +58,10 @@ class KeyLedgerPostgresRecorder(PostgresApplicationRecorder):
             try:
                 super().create_table()
                 with self.datastore.transaction(commit=True) as curs:
-                    for statement in CREATE_TABLES["postgres"]:
+                    statements = (
+                        CREATE_TABLES["postgres"] + CREATE_AUDIT_TABLES["postgres"]
+                    )
+                    for statement in statements:
                         curs.execute(to_postgres(statement, schema))
             finally:
                 connection.execute(
@@ -62,6 +81,13 @@ class KeyLedgerPostgresRecorder(PostgresApplicationRecorder):
             schema = self.datastore.schema
             for statement, params in changes.statements:
                 curs.execute(to_postgres(statement, schema), params)
+            if changes.audit_entry is not None:
+                references = stored_event_references(stored_events)
+                append_entries(
+                    postgres_executor(curs, schema),
+                    lambda: postgres_row(curs.fetchone()),
+                    [(changes.audit_entry, references)],
+                )
 
 
 class KeyLedgerPostgresFactory(PostgresFactory):

@@ -18,6 +18,7 @@ from domain.alias import Alias
 from domain.key import Key
 from domain.key_import import wrapping_key_sealing_id
 from domain.key_state import KeyState
+from events.audit import AuditEntry
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,9 @@ class IndexChanges:
     statements: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
     shreds_key_material: bool = False
     """True when this save erases sealing keys, so the erasure must reach the disk."""
+    audit_entry: AuditEntry | None = None
+    """The record of the request that made these changes, chained in the same
+    transaction with the hashes of the events it wrote."""
 
 
 CREATE_TABLES = {

@@ -19,6 +19,7 @@ from eventsourcing.sqlite import (
     SQLiteFactory,
 )
 
+from events.audit import CREATE_AUDIT_TABLES, append_entries, stored_event_references
 from events.projection import CREATE_TABLES, IndexChanges
 
 
@@ -35,7 +36,11 @@ class KeyLedgerSQLiteRecorder(SQLiteApplicationRecorder):
     """Appends events and, in the same transaction, the lookup-table writes."""
 
     def construct_create_table_statements(self) -> list[str]:
-        return super().construct_create_table_statements() + CREATE_TABLES["sqlite"]
+        return (
+            super().construct_create_table_statements()
+            + CREATE_TABLES["sqlite"]
+            + CREATE_AUDIT_TABLES["sqlite"]
+        )
 
     def _insert_events(
         self,
@@ -48,6 +53,11 @@ class KeyLedgerSQLiteRecorder(SQLiteApplicationRecorder):
         if changes is not None:
             for statement, params in changes.statements:
                 c.execute(statement, params)
+            if changes.audit_entry is not None:
+                references = stored_event_references(stored_events)
+                append_entries(
+                    c.execute, c.fetchone, [(changes.audit_entry, references)]
+                )
         return notification_ids
 
 

@@ -29,6 +29,7 @@ from eventsourcing.utils import Environment
 
 from domain.alias import Alias, alias_aggregate_id
 from domain.key import Key
+from events.audit import AuditEntry, append_entries, current_source
 from events.projection import SealingKeyRow, index_changes
 
 logger = logging.getLogger("keyledger.store")
@@ -169,16 +170,43 @@ class Store:
     def save(
         self, *aggregates: Key | Alias, sealing_keys: Sequence[SealingKeyRow] = ()
     ) -> None:
-        """Append the aggregates' pending events in one transaction."""
+        """Append the aggregates' pending events in one transaction, with the
+        audit record of the request or sweep that made them."""
         changes = index_changes(aggregates, sealing_keys)
+        source = current_source.get()
+        if source is not None:
+            changes.audit_entry = source.entry_for_save(aggregates)
         try:
             self._app.save(*aggregates, index_changes=changes)
         except IntegrityError:
             raise ConcurrencyConflict from None
         except PersistenceError as error:
             raise StoreUnavailable(str(error)) from error
+        if source is not None and changes.audit_entry is not None:
+            source.committed(changes.audit_entry)
         if changes.shreds_key_material:
             self.shred()
+
+    def append_audit(self, entries: Sequence[AuditEntry]) -> None:
+        """Chain and commit records in one transaction (the group commit)."""
+        if not entries:
+            return
+        batch = [(entry, ()) for entry in entries]
+        try:
+            with self._datastore.transaction(commit=True) as cursor:
+                if self.is_postgres:
+                    from events.postgres_store import postgres_executor, postgres_row
+
+                    schema = self._datastore.schema
+                    append_entries(
+                        postgres_executor(cursor, schema),
+                        lambda: postgres_row(cursor.fetchone()),
+                        batch,
+                    )
+                else:
+                    append_entries(cursor.execute, cursor.fetchone, batch)
+        except PersistenceError as error:
+            raise StoreUnavailable(str(error)) from error
 
     def shred(self) -> bool:
         """Push erased sealing keys out of every file the database keeps.

@@ -21,6 +21,7 @@ from domain.grant import GrantConstraints
 from domain.key import Key
 from domain.policy import AccessRequest, Match
 from domain.principal import Caller
+from functions.audit import note_key
 from functions.services import Services
 
 # Operations whose request's EncryptionContext member a policy condition on
@@ -93,6 +94,7 @@ def authorize_key(
     denial AWS words differently.
     """
     principal = caller.principal
+    note_key(key.arn)
 
     def gather() -> dict[str, str | tuple[str, ...]]:
         values = _caller_keys(services, caller)

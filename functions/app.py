@@ -118,9 +118,19 @@ def create_app(services: Services, *, run_sweeper: bool = True) -> FastAPI:
                 result = protocol.execute(services, call)
             else:
                 result = await run_in_threadpool(protocol.execute, services, call)
-            return _response_of(protocol.success_response(call, result))
         except Exception as error:
-            return _response_of(protocol.error_response(call, error))
+            response, pending = protocol.respond_with_error(services, call, error)
+        else:
+            response, pending = protocol.respond(services, call, result)
+        if pending is not None:
+            # No response leaves before its audit record is durable.
+            try:
+                await asyncio.wait_for(
+                    asyncio.wrap_future(pending), protocol.AUDIT_WAIT_SECONDS
+                )
+            except Exception as error:
+                response = protocol.audit_failed(call, error)
+        return _response_of(response)
 
     # A plain route rather than a FastAPI endpoint: the KMS endpoint takes no
     # declared parameters, so FastAPI's dependency resolution would be pure

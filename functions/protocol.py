@@ -15,6 +15,7 @@ import logging
 import random
 import time
 import uuid
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, NoReturn, cast
@@ -30,6 +31,7 @@ from domain.errors import (
 from domain.principal import Caller
 from events.store import ConcurrencyConflict, Store, StoreUnavailable
 from events.vault import KeyMaterialUnavailable
+from functions.audit import RequestAudit, outcome_entry, recording
 from functions.registry import (
     HANDLER_MODULES,
     WRITING_ACTIONS,
@@ -44,6 +46,8 @@ CONTENT_TYPE = "application/x-amz-json-1.1"
 TARGET_PREFIX = "TrentService."
 MAX_BODY_BYTES = 1024 * 1024
 MAX_WRITE_ATTEMPTS = 10
+# A request waits this long for its audit record before it fails.
+AUDIT_WAIT_SECONDS = 30.0
 _FIRST_BACK_OFF_SECONDS = 0.005
 _MAX_BACK_OFF_SECONDS = 0.25
 INTERNAL_ERROR_MESSAGE = "An internal error occurred. The request was not completed."
@@ -78,6 +82,8 @@ class Call:
     started: float = field(default_factory=time.perf_counter)
     action: str | None = None
     caller: Caller | None = None
+    audit: RequestAudit | None = None
+    """The request's audit facts, once the caller is known."""
     params: dict[str, Any] = field(default_factory=dict)
 
 
@@ -115,6 +121,15 @@ def prepare(
         request.body,
     )
     call.caller = replace(caller, source_ip=request.source_ip)
+    audit = RequestAudit(
+        call.request_id,
+        services.clock.now(),
+        request.source_ip,
+        header(request, "user-agent") or "",
+    )
+    audit.action = action
+    audit.caller = call.caller
+    call.audit = audit
     if action not in HANDLER_MODULES:
         # TODO: the actions of asymmetric and HMAC keys, custom key stores
         # and multi-Region keys.
@@ -122,6 +137,7 @@ def prepare(
             f"KeyLedger does not implement {action} yet."
         )
     call.params = services.validator.validate(action, request.body)
+    audit.params = call.params
 
 
 def execute(services: Services, call: Call) -> dict[str, Any]:
@@ -135,6 +151,16 @@ def execute(services: Services, call: Call) -> dict[str, Any]:
         raise UnsupportedOperationException(
             f"KeyLedger does not implement {action} yet."
         )
+    audit = call.audit
+    if audit is None:
+        raise KMSInternalException(INTERNAL_ERROR_MESSAGE)
+    with recording(audit):
+        return _run(services, call, handler, action, caller)
+
+
+def _run(
+    services: Services, call: Call, handler: Handler, action: str, caller: Caller
+) -> dict[str, Any]:
     if call.params.get("DryRun"):
         _dry_run(handler, services, caller, call.params)
     attempts = MAX_WRITE_ATTEMPTS if action in WRITING_ACTIONS else 1
@@ -265,9 +291,76 @@ def handle(
     call = Call()
     try:
         prepare(services, request, call, only_action)
-        return success_response(call, execute(services, call))
+        result = execute(services, call)
     except Exception as error:
-        return error_response(call, error)
+        response, pending = respond_with_error(services, call, error)
+    else:
+        response, pending = respond(services, call, result)
+    if pending is None:
+        return response
+    try:
+        pending.result(timeout=AUDIT_WAIT_SECONDS)
+    except Exception as error:
+        return audit_failed(call, error)
+    return response
+
+
+def respond(
+    services: Services, call: Call, result: dict[str, Any]
+) -> tuple[HttpResponse, Future[None] | None]:
+    """Render a success and queue its audit record; send the response only
+    once the returned future (if any) completes."""
+    pending = _submit_record(services, call, result, None)
+    return success_response(call, result), pending
+
+
+def respond_with_error(
+    services: Services, call: Call, error: BaseException
+) -> tuple[HttpResponse, Future[None] | None]:
+    """Render a failure and queue its audit record, as :func:`respond` does."""
+    response = error_response(call, error)
+    pending = None
+    if call.audit is not None:
+        kms_error = error if isinstance(error, KMSError) else None
+        pending = _submit_record(
+            services,
+            call,
+            None,
+            kms_error or KMSInternalException(INTERNAL_ERROR_MESSAGE),
+        )
+    return response, pending
+
+
+def audit_failed(call: Call, error: BaseException) -> HttpResponse:
+    """Fail a request whose audit record could not be written (fail closed)."""
+    logger.error(
+        "request failed because its audit record could not be written: %s",
+        error,
+        extra={"operation": call.action, "request_id": call.request_id},
+    )
+    internal = KMSInternalException(INTERNAL_ERROR_MESSAGE)
+    body = json.dumps({"__type": internal.name, "message": internal.message})
+    return HttpResponse(internal.status, body.encode("utf-8"), _headers(call))
+
+
+def _submit_record(
+    services: Services,
+    call: Call,
+    result: dict[str, Any] | None,
+    error: KMSError | None,
+) -> Future[None] | None:
+    audit = call.audit
+    if audit is None:
+        return None
+    entry = outcome_entry(
+        audit,
+        result,
+        error.name if error is not None else None,
+        error.message if error is not None else None,
+    )
+    if entry is None:
+        return None
+    return services.audit_writer.submit(entry)
 
 
 def _headers(call: Call) -> list[tuple[str, str]]:

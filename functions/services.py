@@ -10,6 +10,7 @@ from pathlib import Path
 
 from domain.clock import AdjustableClock, Clock, SystemClock
 from domain.crypto import CryptoService
+from events.audit import AuditWriter
 from events.root_key import load_or_create_root_key_file, root_key_from_environment
 from events.store import Store
 from events.vault import KeyMaterialVault
@@ -36,6 +37,8 @@ class Services:
     verifier: SigV4Verifier
     validator: RequestValidator
     operation_names: frozenset[str]
+    audit_writer: AuditWriter
+    """Commits the audit records of requests that save no events, in batches."""
     sweep_lock: threading.Lock = field(default_factory=threading.Lock)
     """Held by a running sweep. A sweep runs in a worker thread that
     cancelling its asyncio task does not stop, so close() takes this lock to
@@ -56,6 +59,7 @@ class Services:
             )
         try:
             self.closed = True
+            self.audit_writer.close()
             self.store.close()
         finally:
             if acquired:
@@ -101,4 +105,5 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         verifier=SigV4Verifier(credentials, now=signature_clock.now),
         validator=validator,
         operation_names=kms_operation_names(),
+        audit_writer=AuditWriter(store.append_audit),
     )

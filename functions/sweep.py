@@ -15,6 +15,7 @@ from domain.alias import Alias
 from domain.rotation import is_rotation_due
 from domain.sweep import delete_due_key
 from events.store import ConcurrencyConflict
+from functions.audit import service_event
 from functions.services import Services
 
 logger = logging.getLogger("keyledger.sweep")
@@ -53,7 +54,8 @@ def _sweep(services: Services) -> SweepReport:
                 aliases.append(alias)
         changed = delete_due_key(key, aliases, now)
         try:
-            store.save(*changed)
+            with service_event("DeleteKey", key, now):
+                store.save(*changed)
         except ConcurrencyConflict:
             logger.info("key %s was changed by another process; skipped", key.arn)
             continue
@@ -88,7 +90,10 @@ def _rotate_due_keys(services: Services, report: SweepReport) -> None:
         )
         key.rotate_automatically(key_material_id, sealed, now)
         try:
-            store.save(key, sealing_keys=[sealing_key])
+            with service_event(
+                "RotateKey", key, now, {"keyMaterialId": key_material_id}
+            ):
+                store.save(key, sealing_keys=[sealing_key])
         except ConcurrencyConflict:
             logger.info("key %s was changed by another process; skipped", key.arn)
             continue
@@ -114,8 +119,13 @@ def _expire_imported_key_material(services: Services, report: SweepReport) -> No
         expired = key.expire_imported_key_material(now)
         if not key.pending_events:
             continue
+        # CloudTrail names expired key material DeleteExpiredKeyMaterial. An
+        # unused import token's wrapping key has no CloudTrail event, so
+        # KeyLedger names its own.
+        event_name = "DeleteExpiredKeyMaterial" if expired else "ExpireImportParameters"
         try:
-            store.save(key)
+            with service_event(event_name, key, now):
+                store.save(key)
         except ConcurrencyConflict:
             logger.info("key %s was changed by another process; skipped", key.arn)
             continue
