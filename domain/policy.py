@@ -268,9 +268,29 @@ class _Statement:
         return self.condition is None or self.condition.holds(request.context)
 
 
+def _reject_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON, though Python's parser accepts them.
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in document:
+            # A repeated member would let two readers of the policy see two
+            # different documents.
+            raise ValueError(f"member {name} appears twice")
+        document[name] = value
+    return document
+
+
 def _load_document(text: str) -> dict[str, Any]:
     try:
-        document = json.loads(text)
+        document = json.loads(
+            text, parse_constant=_reject_constant, object_pairs_hook=_unique_members
+        )
+        # A number too large for a float parses as infinity.
+        json.dumps(document, allow_nan=False)
     except (ValueError, RecursionError):
         raise MalformedPolicyDocumentException(NOT_JSON) from None
     if not isinstance(document, dict):

@@ -10,6 +10,7 @@ than matching one statement.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC
@@ -44,6 +45,9 @@ _ALGORITHM_MEMBER = {
 }
 # The values AWS puts in a condition key when the request leaves the member out.
 _DEFAULT_ALGORITHM = "SYMMETRIC_DEFAULT"
+# The most readings of an encryption context with keys that differ only by
+# case that the access check evaluates one by one.
+_MAX_READINGS = 64
 _DEFAULT_ROTATION_PERIOD_IN_DAYS = "365"
 _DEFAULT_PENDING_WINDOW_IN_DAYS = "30"
 
@@ -93,12 +97,40 @@ def authorize_key(
     on its destination key. ``denied_error`` builds the error for actions whose
     denial AWS words differently.
     """
-    principal = caller.principal
     note_key(key.arn)
+    readings = _readings(permission, params)
+    reason = DenialReason.NO_KEY_POLICY_ALLOWS if not readings else None
+    for readable in readings:
+        reason = _decide_for_key(
+            services, caller, permission, key, readable, params, request_alias, extra
+        )
+        if reason is not None:
+            break
+    if reason is not None:
+        if denied_error is not None:
+            raise denied_error()
+        raise access_denied(caller, permission, key.arn, reason)
+
+
+def key_request_context(
+    services: Services,
+    caller: Caller,
+    permission: str,
+    key: Key | None,
+    params: Mapping[str, Any],
+    request_alias: str | None = None,
+    extra: Mapping[str, str] | None = None,
+) -> RequestContext:
+    """Gather, on first use, the condition keys of a request on ``key``.
+
+    With no key yet (CreateKey), the key's condition keys come from the
+    request's parameters.
+    """
 
     def gather() -> dict[str, str | tuple[str, ...]]:
         values = _caller_keys(services, caller)
-        _add_key_keys(services, key, values)
+        if key is not None:
+            _add_key_keys(services, key, values)
         _add_request_keys(permission, params, values)
         if request_alias is not None:
             values["kms:requestalias"] = request_alias
@@ -106,24 +138,64 @@ def authorize_key(
             values.update(extra)
         return values
 
+    return RequestContext(gather)
+
+
+def _decide_for_key(
+    services: Services,
+    caller: Caller,
+    permission: str,
+    key: Key,
+    readable: Mapping[str, Any],
+    params: Mapping[str, Any],
+    request_alias: str | None,
+    extra: Mapping[str, str] | None,
+) -> DenialReason | None:
+    principal = caller.principal
     request = AccessRequest(
         principal_arn=principal.arn,
         principal_account=principal.account_id,
         action="kms:" + permission,
         resource=key.arn,
-        context=RequestContext(gather),
+        context=key_request_context(
+            services, caller, permission, key, readable, request_alias, extra
+        ),
     )
-    reason = decide_for_key(
+    return decide_for_key(
         principal,
         request,
         key.account_id,
         key.key_policy,
         lambda: _grant_allows(key, caller, permission, params, request),
     )
-    if reason is not None:
-        if denied_error is not None:
-            raise denied_error()
-        raise access_denied(caller, permission, key.arn, reason)
+
+
+def _readings(permission: str, params: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Return the request's parameters once for each way a policy can read them.
+
+    Condition key names ignore case, so an encryption context whose keys
+    differ only by case ("tenant" and "TENANT") gives kms:EncryptionContext:
+    tenant more than one value. Each reading keeps one of them, and the
+    request is allowed only when every reading is, so neither an Allow nor a
+    Deny can depend on the order of the pairs. An empty list means too many
+    readings to try, and the request is denied.
+    """
+    member = _CONTEXT_MEMBER.get(permission)
+    context = params.get(member) if member else None
+    if member is None or not context:
+        return [params]
+    groups: dict[str, list[str]] = {}
+    for name in context:
+        groups.setdefault(name.lower(), []).append(name)
+    if len(groups) == len(context):
+        return [params]
+    choices = list(groups.values())
+    if math.prod(len(names) for names in choices) > _MAX_READINGS:
+        return []
+    return [
+        {**params, member: {name: context[name] for name in picked}}
+        for picked in itertools.product(*choices)
+    ]
 
 
 def authorize_account(

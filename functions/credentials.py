@@ -192,6 +192,7 @@ def _parse_document(
 
     credentials: list[Credential] = []
     first_entry_by_key: dict[str, int] = {}
+    first_entry_by_identity: dict[str, int] = {}
     for number, entry in enumerate(entries, start=1):
         where = f"credentials file {source}, [[principals]] entry {number}"
         if not isinstance(entry, dict):
@@ -205,8 +206,28 @@ def _parse_document(
                 f"already declared by entry {earlier}"
             )
         first_entry_by_key[credential.access_key_id] = number
+        # IAM keeps user and role names unique in an account whatever their
+        # paths, and grants match a role by its name, so two entries naming
+        # one identity through different paths would be one principal twice.
+        identity = _identity_name(credential.arn)
+        earlier = first_entry_by_identity.get(identity)
+        if earlier is not None and credentials[earlier - 1].arn != credential.arn:
+            raise CredentialsFileError(
+                f"{where}: arn {credential.arn!r} has the same name as the arn "
+                f"{credentials[earlier - 1].arn!r} of entry {earlier}; IAM user "
+                "and role names are unique in an account, whatever their paths"
+            )
+        first_entry_by_identity.setdefault(identity, number)
         credentials.append(credential)
     return credentials
+
+
+def _identity_name(arn: str) -> str:
+    """Reduce an IAM ARN to its account, kind and name, without the path."""
+    account_and_resource = arn.split(":", 4)[-1]
+    kind, _, rest = account_and_resource.partition(":")[2].partition("/")
+    name = rest.rsplit("/", 1)[-1]
+    return f"{arn.split(':')[4]}:{kind}/{name}"
 
 
 def _parse_entry(

@@ -7,9 +7,10 @@ from typing import Any
 
 from domain.access import decide_for_key
 from domain.errors import MalformedPolicyDocumentException, NotFoundException
+from domain.key import Key
 from domain.policy import AccessRequest, Policy, PolicyKind
 from domain.principal import Caller
-from functions.access import RequestContext
+from functions.access import RequestContext, key_request_context
 from functions.services import Services
 
 DEFAULT_POLICY_NAME = "default"
@@ -39,35 +40,54 @@ def check_policy_name(params: Mapping[str, Any]) -> None:
 
 
 def check_lockout(
+    services: Services,
     caller: Caller,
     policy: Policy,
+    key: Key | None,
     key_arn: str,
-    key_account_id: str,
     params: Mapping[str, Any],
 ) -> None:
     """Reject a policy under which the caller could not call PutKeyPolicy again.
 
-    ``BypassPolicyLockoutSafetyCheck`` skips the check, as in AWS. Grants
-    cannot allow PutKeyPolicy, so only the policies are asked.
+    The check evaluates the new policy against this very request, with every
+    condition key it carries, as a PutKeyPolicy on the key (``key`` is None
+    for CreateKey, whose key does not exist yet). ``BypassPolicyLockoutSafety
+    Check`` skips it, as in AWS. Grants cannot allow PutKeyPolicy, so only the
+    policies are asked.
     """
     if params.get("BypassPolicyLockoutSafetyCheck"):
         return
     principal = caller.principal
-
-    def gather() -> dict[str, str | tuple[str, ...]]:
-        return {
-            "kms:calleraccount": principal.account_id,
-            "aws:principalarn": principal.arn,
-            "aws:principalaccount": principal.account_id,
-            "kms:bypasspolicylockoutsafetycheck": "false",
-        }
-
+    context = key_request_context(services, caller, "PutKeyPolicy", key, params)
+    if key is None:
+        context = _with_new_key_keys(context, params)
     request = AccessRequest(
         principal_arn=principal.arn,
         principal_account=principal.account_id,
         action="kms:PutKeyPolicy",
         resource=key_arn,
-        context=RequestContext(gather),
+        context=context,
     )
+    key_account_id = key_arn.split(":")[4]
     if decide_for_key(principal, request, key_account_id, policy, lambda: False):
         raise MalformedPolicyDocumentException(LOCKOUT_MESSAGE)
+
+
+def _with_new_key_keys(
+    context: RequestContext, params: Mapping[str, Any]
+) -> RequestContext:
+    """Add the condition keys of the key CreateKey is about to make."""
+
+    def gather() -> dict[str, str | tuple[str, ...]]:
+        values = dict(context)
+        key_spec = params.get("KeySpec") or params.get("CustomerMasterKeySpec")
+        values["kms:keyspec"] = key_spec or "SYMMETRIC_DEFAULT"
+        values["kms:keyusage"] = params.get("KeyUsage", "ENCRYPT_DECRYPT")
+        values["kms:keyorigin"] = params.get("Origin", "AWS_KMS")
+        values["kms:multiregion"] = "true" if params.get("MultiRegion") else "false"
+        values["kms:resourcealiases"] = ()
+        for tag in params.get("Tags") or []:
+            values["aws:resourcetag/" + tag["TagKey"].lower()] = tag["TagValue"]
+        return values
+
+    return RequestContext(gather)

@@ -13,8 +13,10 @@ from domain.errors import (
     IncorrectKeyException,
     InvalidCiphertextException,
     InvalidKeyUsageException,
+    NotFoundException,
     ValidationException,
 )
+from domain.identifiers import key_arn
 from domain.key import ENCRYPT_DECRYPT, SYMMETRIC_DEFAULT, Key
 from domain.principal import Caller
 from functions.access import authorize_key
@@ -70,6 +72,7 @@ def decrypt(
     """
     header = parse_header(blob)
     request_alias = None
+    named = None
     if requested_key_id is not None:
         named = resolve_key(services, caller, permission, requested_key_id)
         if named.key_id != header.key_id:
@@ -79,6 +82,11 @@ def decrypt(
             )
         request_alias = named.alias_name
     key = _key_of_blob(services, caller, permission, header.key_id)
+    if named is not None and named.account_id != key.account_id:
+        # A bare key id names a key of the caller's own account, so another
+        # account's key is not found by it, as in every other action.
+        arn = key_arn(caller.region, named.account_id, named.key_id)
+        raise NotFoundException(f"Key '{arn}' does not exist")
     authorize_key(
         services,
         caller,

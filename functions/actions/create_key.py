@@ -74,7 +74,7 @@ def handle(
         policy = Policy.parse(default_key_policy(account_id), PolicyKind.KEY)
     else:
         policy = parse_key_policy(services, policy_text)
-        check_lockout(caller, policy, arn, account_id, params)
+        check_lockout(services, caller, policy, None, arn, params)
 
     now = services.clock.now()
     description = params.get("Description", "")

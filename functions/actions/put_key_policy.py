@@ -21,7 +21,7 @@ def handle(
         services, caller, "PutKeyPolicy", params["KeyId"], params, KEY_FORMS
     )
     policy = parse_key_policy(services, params["Policy"])
-    check_lockout(caller, policy, key.arn, key.account_id, params)
+    check_lockout(services, caller, policy, key, key.arn, params)
 
     key.put_policy(policy, services.clock.now())
 

@@ -799,3 +799,99 @@ def test_alias_actions_need_the_alias_permission_too(
 
     denied(client_for("AKIAAPP").delete_alias, APP, "kms:DeleteAlias", AliasName=name)
     intern.delete_alias(AliasName=name)
+
+
+# Cases found by trying to get past the checks.
+
+
+def test_context_keys_differing_by_case_cannot_dodge_a_deny(admin: Any) -> None:
+    # Condition key names ignore case ("AWS KMS condition keys",
+    # kms:EncryptionContext:context-key), so "TENANT" is read as "tenant" too,
+    # whatever the order of the pairs.
+    policy = document(
+        statement(Principal={"AWS": ROOT}, Action="kms:*"),
+        {
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "kms:Encrypt",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"kms:EncryptionContext:tenant": "acme"}},
+        },
+    )
+    arn = admin.create_key(Policy=policy)["KeyMetadata"]["Arn"]
+
+    for context in (
+        {"tenant": "acme", "TENANT": "zzz"},
+        {"TENANT": "zzz", "tenant": "acme"},
+        {"Tenant": "acme"},
+    ):
+        message = denied(
+            admin.encrypt,
+            ADMIN,
+            "kms:Encrypt",
+            KeyId=arn,
+            Plaintext=b"x",
+            EncryptionContext=context,
+        )
+        assert message.endswith("with an explicit deny in a resource-based policy")
+    assert admin.encrypt(KeyId=arn, Plaintext=b"x", EncryptionContext={"tenant": "zzz"})
+
+
+def test_context_keys_differing_by_case_cannot_satisfy_an_allow(
+    client_for: Callable[[str], Any], key_arn: str
+) -> None:
+    app = client_for("AKIAAPP")
+
+    for context in (
+        {"purpose": "other", "Purpose": "billing"},
+        {"Purpose": "billing", "purpose": "other"},
+    ):
+        denied(
+            app.encrypt,
+            APP,
+            "kms:Encrypt",
+            KeyId=key_arn,
+            Plaintext=b"x",
+            EncryptionContext=context,
+        )
+
+
+def test_lockout_check_reads_the_whole_request(admin: Any, key_arn: str) -> None:
+    # A Deny on a condition this very request meets would lock the caller out.
+    locking = document(
+        statement(Principal={"AWS": ROOT}, Action="kms:*"),
+        {
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "kms:PutKeyPolicy",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:RequestedRegion": "us-east-1"}},
+        },
+    )
+    # An Allow on a condition this request meets keeps the caller in.
+    conditional = document(
+        statement(
+            Principal={"AWS": ADMIN},
+            Action="kms:*",
+            Condition={"StringEquals": {"kms:KeySpec": "SYMMETRIC_DEFAULT"}},
+        )
+    )
+
+    error = error_of(admin.put_key_policy, KeyId=key_arn, Policy=locking)
+    admin.put_key_policy(KeyId=key_arn, Policy=conditional)
+
+    assert error["Code"] == "MalformedPolicyDocumentException"
+    assert admin.get_key_policy(KeyId=key_arn)["Policy"] == conditional
+
+
+def test_decrypt_with_another_accounts_bare_key_id_is_not_found(
+    admin: Any, client_for: Callable[[str], Any]
+) -> None:
+    arn = cross_account_key(admin, "kms:Encrypt", "kms:Decrypt")
+    partner = client_for("AKIAPARTNER")
+    blob = admin.encrypt(KeyId=arn, Plaintext=b"x")["CiphertextBlob"]
+
+    error = error_of(partner.decrypt, CiphertextBlob=blob, KeyId=arn.rsplit("/", 1)[1])
+
+    assert error["Code"] == "NotFoundException"
+    assert f":{OTHER_ACCOUNT}:key/" in error["Message"]

@@ -394,3 +394,25 @@ def test_file_that_is_not_utf8_is_named(tmp_path: Path) -> None:
         f"credentials file {path} is not valid UTF-8: invalid byte at offset 32; "
         "TOML files must be UTF-8"
     )
+
+
+def test_one_role_name_under_two_paths_is_rejected() -> None:
+    # IAM role names are unique in an account whatever their paths.
+    text = entry(
+        access_key_id="AKIAONE", arn="arn:aws:iam::111122223333:role/app"
+    ) + entry(access_key_id="AKIATWO", arn="arn:aws:iam::111122223333:role/team/app")
+
+    message = load_error(text)
+
+    assert "entry 2" in message
+    assert "same name" in message
+
+
+def test_two_access_keys_for_one_principal_are_accepted() -> None:
+    text = entry(access_key_id="AKIAONE", arn=APP_ARN) + entry(
+        access_key_id="AKIATWO", arn=APP_ARN
+    )
+
+    store = CredentialStore.from_toml(text)
+
+    assert len(store) == 2
