@@ -69,6 +69,17 @@ class Key(Aggregate):
         sealed_key_material: str | None
         """Base64 of the key material sealed under its own sealing key; None
         for a key created for imported key material (origin EXTERNAL)."""
+        policy: str | None
+        """The key policy the key was created with; None stands for the
+        default key policy of its account."""
+
+        # Version 1 had no policy: such keys were created before key
+        # policies, and so have the default key policy.
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["policy"] = None
 
     class KeyDescriptionUpdated(Aggregate.Event):
         description: str
@@ -295,6 +306,7 @@ class Key(Aggregate):
         tags: dict[str, str],
         key_material_id: str | None,
         sealed_key_material: str | None,
+        policy: str | None = None,
     ) -> None:
         self.account_id = account_id
         self.region = region
@@ -326,9 +338,8 @@ class Key(Aggregate):
         # Grants by grant id, in creation order, and by grantee.
         self.grants: dict[str, Grant] = {}
         self.grantee_index = GranteeIndex()
-        # The key policy as given; None until a KeyPolicyPut, which CreateKey
-        # records with every key it makes, so None means the default policy.
-        self.policy_text: str | None = None
+        # The key policy as given; None means the default key policy.
+        self.policy_text: str | None = policy
         self.parsed_policy: Policy | None = None
 
     @classmethod
@@ -343,6 +354,7 @@ class Key(Aggregate):
         key_material_id: str,
         sealed_key_material: str,
         now: datetime,
+        policy: str | None = None,
     ) -> Key:
         return cls._create_symmetric(
             key_id=key_id,
@@ -354,6 +366,7 @@ class Key(Aggregate):
             key_material_id=key_material_id,
             sealed_key_material=sealed_key_material,
             now=now,
+            policy=policy,
         )
 
     @classmethod
@@ -369,6 +382,7 @@ class Key(Aggregate):
         key_material_id: str | None,
         sealed_key_material: str | None,
         now: datetime,
+        policy: str | None = None,
     ) -> Key:
         return cls._create(
             cls.KeyCreated,
@@ -384,6 +398,7 @@ class Key(Aggregate):
             tags=dict(tags),
             key_material_id=key_material_id,
             sealed_key_material=sealed_key_material,
+            policy=policy,
         )
 
     @property
@@ -699,6 +714,7 @@ class Key(Aggregate):
         description: str,
         tags: Mapping[str, str],
         now: datetime,
+        policy: str | None = None,
     ) -> Key:
         """Create a key with no key material (origin EXTERNAL), pending import."""
         return cls._create_symmetric(
@@ -711,6 +727,7 @@ class Key(Aggregate):
             key_material_id=None,
             sealed_key_material=None,
             now=now,
+            policy=policy,
         )
 
     def check_import_allowed(self) -> None:

@@ -87,6 +87,7 @@ def handle(
             description=description,
             tags=tags,
             now=now,
+            policy=policy.text,
         )
         sealing_key_rows = []
     else:
@@ -102,9 +103,10 @@ def handle(
             key_material_id=key_material_id,
             sealed_key_material=sealed,
             now=now,
+            policy=policy.text,
         )
         sealing_key_rows = [sealing_key_row]
 
-    key.put_policy(policy, now)
+    key.parsed_policy = policy
     services.store.save(key, sealing_keys=sealing_key_rows)
     return {"KeyMetadata": key_metadata(key)}
