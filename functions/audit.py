@@ -15,22 +15,120 @@ from concurrent.futures import Future
 from datetime import datetime
 from typing import Any
 
+from domain.alias import Alias
+from domain.ciphertext import parse_header
+from domain.errors import KMSError
+from domain.identifiers import key_arn
 from domain.key import Key
 from events.audit import AuditEntry, canonical_json, current_source
 from functions import cloudtrail
 from functions.registry import WRITING_ACTIONS
 
-SaveResponse = Callable[[Key, Mapping[str, Any] | None], dict[str, Any]]
+SaveResponse = Callable[[Key | None, Alias | None], dict[str, Any] | None]
+"""Compute a saving action's responseElements from the aggregate it saved."""
 
-_SAVE_RESPONSES: dict[str, SaveResponse] = {
-    "CreateKey": lambda key, params: {"KeyMetadata": _metadata(key)},
-    "ScheduleKeyDeletion": lambda key, params: {
+
+def _pending(key: Key, event_class: type[Any], member: str) -> str | None:
+    """Return ``member`` of the first pending event of ``event_class``."""
+    for event in key.pending_events:
+        if isinstance(event, event_class):
+            return str(getattr(event, member))
+    return None
+
+
+def _key_arn_of(key: Key | None, alias: Alias | None) -> str | None:
+    if key is not None:
+        return key.arn
+    if alias is not None:
+        return key_arn(alias.region, alias.account_id, alias.target_key_id)
+    return None
+
+
+def _key_id_response(key: Key | None, alias: Alias | None) -> dict[str, Any] | None:
+    arn = _key_arn_of(key, alias)
+    return None if arn is None else {"KeyId": arn}
+
+
+def _create_key_response(key: Key | None, alias: Alias | None) -> dict[str, Any] | None:
+    return None if key is None else {"KeyMetadata": _metadata(key)}
+
+
+def _schedule_deletion_response(
+    key: Key | None, alias: Alias | None
+) -> dict[str, Any] | None:
+    # The ScheduleKeyDeletion example records keyId, keyState and
+    # deletionDate, though the API also returns PendingWindowInDays.
+    if key is None:
+        return None
+    return {
         "KeyId": key.arn,
-        "DeletionDate": key.deletion_date,
         "KeyState": key.state.value,
-        "PendingWindowInDays": key.pending_window_in_days,
-    },
+        "DeletionDate": key.deletion_date,
+    }
+
+
+def _create_grant_response(
+    key: Key | None, alias: Alias | None
+) -> dict[str, Any] | None:
+    if key is None:
+        return None
+    return {
+        "GrantId": _pending(key, Key.GrantCreated, "grant_id"),
+        "KeyId": key.arn,
+    }
+
+
+def _import_response(key: Key | None, alias: Alias | None) -> dict[str, Any] | None:
+    if key is None:
+        return None
+    return {
+        "KeyId": key.arn,
+        "KeyMaterialId": _pending(key, Key.KeyMaterialImported, "key_material_id"),
+    }
+
+
+def _delete_imported_response(
+    key: Key | None, alias: Alias | None
+) -> dict[str, Any] | None:
+    if key is None:
+        return None
+    return {
+        "KeyId": key.arn,
+        "KeyMaterialId": _pending(
+            key, Key.ImportedKeyMaterialDeleted, "key_material_id"
+        ),
+    }
+
+
+# responseElements of the actions that save events, as their CloudTrail
+# examples show them. Since December 2022 AWS KMS adds the affected key's ARN
+# as responseElements.keyId to operations that return nothing (the pages for
+# EnableKey, DisableKey, EnableKeyRotation, CreateAlias, UpdateAlias,
+# CreateGrant, ImportKeyMaterial and DeleteImportedKeyMaterial say so).
+# NOTE: the pages for DisableKeyRotation, DeleteAlias, PutKeyPolicy,
+# TagResource, UntagResource, UpdateKeyDescription and RevokeGrant do not
+# say so and show null, so their responseElements stay null here.
+_SAVE_RESPONSES: dict[str, SaveResponse] = {
+    "CreateKey": _create_key_response,
+    "ScheduleKeyDeletion": _schedule_deletion_response,
+    "CancelKeyDeletion": _key_id_response,
+    "EnableKey": _key_id_response,
+    "DisableKey": _key_id_response,
+    "EnableKeyRotation": _key_id_response,
+    "RotateKeyOnDemand": _key_id_response,
+    "CreateAlias": _key_id_response,
+    "UpdateAlias": _key_id_response,
+    "CreateGrant": _create_grant_response,
+    "ImportKeyMaterial": _import_response,
+    "DeleteImportedKeyMaterial": _delete_imported_response,
 }
+
+# Actions that return no body but whose record names the key in
+# responseElements.keyId, also when the request changed nothing and saved no
+# event (enabling a key that is already enabled).
+_KEY_ID_RESPONSE_ACTIONS = frozenset(
+    {"EnableKey", "DisableKey", "EnableKeyRotation", "CreateAlias", "UpdateAlias"}
+)
 
 
 def _metadata(key: Key) -> dict[str, Any]:
@@ -83,10 +181,17 @@ class RequestAudit:
         if self.committed_event_id is not None:
             return None
         keys = [aggregate for aggregate in aggregates if isinstance(aggregate, Key)]
-        for key in keys:
-            self.note_key(key.arn)
+        aliases = [item for item in aggregates if isinstance(item, Alias)]
+        for saved_key in keys:
+            self.note_key(saved_key.arn)
+        # CloudTrail lists an alias action's alias ARN among its resources,
+        # with the key's (the CreateAlias and UpdateAlias examples).
+        for saved_alias in aliases:
+            self.note_key(saved_alias.arn)
+        key = keys[0] if keys else None
+        alias = aliases[0] if aliases else None
         respond = _SAVE_RESPONSES.get(self.action or "")
-        result = respond(keys[0], self.params) if respond and keys else None
+        result = respond(key, alias) if respond else None
         return self.entry(result, None, None)
 
     def committed(self, entry: AuditEntry) -> None:
@@ -104,8 +209,12 @@ class RequestAudit:
         caller = self.caller
         action = self.action or ""
         principal = caller.principal
-        key_arns = list(dict.fromkeys(self.key_arns))
+        key_arns = _ordered_resources(action, self.params, self.key_arns)
         recipient = key_arns[0].split(":")[4] if key_arns else principal.account_id
+        if error_code is None and action in _KEY_ID_RESPONSE_ACTIONS:
+            target = next((arn for arn in reversed(key_arns) if ":key/" in arn), None)
+            if target is not None and not (result or {}).get("KeyId"):
+                result = {**(result or {}), "KeyId": target}
         record = cloudtrail.api_call_record(
             event_id=self.event_id,
             request_id=self.request_id,
@@ -132,10 +241,38 @@ class RequestAudit:
             region=caller.region,
             event_name=action,
             principal_arn=principal.arn,
-            key_id=key_arns[0].rsplit("/", 1)[-1] if key_arns else None,
+            key_id=_first_key_id(key_arns),
             error_code=error_code,
             record=canonical_json(record),
         )
+
+
+def _ordered_resources(
+    action: str, params: Mapping[str, Any] | None, arns: Sequence[str]
+) -> list[str]:
+    """Return the ARNs a record lists, each once, in CloudTrail's order.
+
+    The ReEncrypt example lists the source key before the destination key,
+    whichever the request checked first.
+    """
+    ordered = list(dict.fromkeys(arns))
+    blob = (params or {}).get("CiphertextBlob")
+    if action != "ReEncrypt" or not isinstance(blob, bytes):
+        return ordered
+    try:
+        source_key_id = parse_header(blob).key_id
+    except KMSError:
+        return ordered
+    sources = [arn for arn in ordered if arn.endswith(f":key/{source_key_id}")]
+    return sources + [arn for arn in ordered if arn not in sources]
+
+
+def _first_key_id(arns: Sequence[str]) -> str | None:
+    """Return the key id of the first key ARN, for the key_id column."""
+    for arn in arns:
+        if ":key/" in arn:
+            return arn.rsplit("/", 1)[-1]
+    return None
 
 
 @contextlib.contextmanager
@@ -188,6 +325,9 @@ class ServiceAudit:
         if self.committed_event_id is not None:
             return None
         event_id = str(uuid.uuid4())
+        response, details = _service_event_elements(
+            self.event_name, self.key, self.additional_event_data
+        )
         record = cloudtrail.service_event_record(
             event_id=event_id,
             event_time=self.event_time,
@@ -195,7 +335,8 @@ class ServiceAudit:
             region=self.key.region,
             key_arn=self.key.arn,
             account_id=self.key.account_id,
-            additional_event_data=self.additional_event_data,
+            response=response,
+            details=details,
         )
         return AuditEntry(
             event_id=event_id,
@@ -213,6 +354,35 @@ class ServiceAudit:
         self.committed_event_id = entry.event_id
 
 
+def _service_event_elements(
+    event_name: str, key: Key, given: Mapping[str, Any] | None
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """Return a service event's responseElements and serviceEventDetails.
+
+    They are read from the key as it is saved, as the CloudTrail examples
+    show them. Events CloudTrail has no example of take ``given`` as their
+    serviceEventDetails.
+    """
+    if event_name == "DeleteKey":
+        # The DeleteKey page: entries since December 2022 carry the key ARN in
+        # responseElements.keyId.
+        return {"KeyId": key.arn}, None
+    if event_name == "RotateKey":
+        material_ids = list(key.key_materials)
+        details: dict[str, Any] = {
+            "rotationType": "AUTOMATIC",
+            "keyOrigin": key.origin,
+            "currentKeyMaterialId": key.current_key_material_id,
+        }
+        if len(material_ids) >= 2:
+            details["previousKeyMaterialId"] = material_ids[-2]
+        return None, details
+    if event_name == "DeleteExpiredKeyMaterial":
+        expired = _pending(key, Key.ImportedKeyMaterialExpired, "key_material_id")
+        return None, {"keyId": key.key_id, "keyMaterialId": expired}
+    return None, dict(given) if given else None
+
+
 @contextlib.contextmanager
 def service_event(
     event_name: str,
@@ -220,7 +390,11 @@ def service_event(
     event_time: datetime,
     additional_event_data: Mapping[str, Any] | None = None,
 ) -> Iterator[None]:
-    """Make a save in this block write a service-event record for ``key``."""
+    """Make a save in this block write a service-event record for ``key``.
+
+    ``additional_event_data`` becomes serviceEventDetails for an event whose
+    details the record cannot read from the key itself.
+    """
     token = current_source.set(
         ServiceAudit(event_name, key, event_time, additional_event_data)
     )
