@@ -24,7 +24,7 @@ from domain.errors import (
 from functions import protocol
 from functions.registry import FAST_ACTIONS
 from functions.services import Services
-from functions.sweep import run_sweep
+from functions.sweep import run_sweep, sign_audit_digest
 
 logger = logging.getLogger("keyledger.server")
 
@@ -76,6 +76,18 @@ async def _sweep_forever(services: Services) -> None:
         await asyncio.sleep(interval)
 
 
+async def _sign_audit_digests_forever(services: Services) -> None:
+    interval = services.settings.audit_digest_interval
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await run_in_threadpool(sign_audit_digest, services)
+        except Exception:
+            logger.exception(
+                "signing an audit digest failed; it is tried again in %s s", interval
+            )
+
+
 def create_app(services: Services, *, run_sweeper: bool = True) -> FastAPI:
     # A read from SQLite in WAL mode never waits on a writer, so the fast
     # actions run on the event loop and skip the thread hand-off. A
@@ -85,11 +97,18 @@ def create_app(services: Services, *, run_sweeper: bool = True) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(_sweep_forever(services)) if run_sweeper else None
+        tasks = (
+            [
+                asyncio.create_task(_sweep_forever(services)),
+                asyncio.create_task(_sign_audit_digests_forever(services)),
+            ]
+            if run_sweeper
+            else []
+        )
         try:
             yield
         finally:
-            if task is not None:
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from functions.audit_cli import add_audit_parser
 from functions.settings import Settings, parse_port, parse_sweep_interval
 
 if TYPE_CHECKING:
@@ -39,6 +40,33 @@ def _sweep_interval_argument(text: str) -> float:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def add_store_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the flags that choose the store, shared by serve and the audit commands."""
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="folder for the embedded store and the root key file (KEYLEDGER_DATA_DIR, "
+        "default $XDG_DATA_HOME/keyledger or ~/.local/share/keyledger)",
+    )
+    parser.add_argument(
+        "--credentials-file",
+        type=Path,
+        help="TOML file declaring the callers (KEYLEDGER_CREDENTIALS_FILE; default: "
+        "the development credential test/test)",
+    )
+    parser.add_argument(
+        "--database-url",
+        help="postgresql://user:password@host:port/database[?schema=NAME] to use "
+        "PostgreSQL instead of the embedded SQLite store (KEYLEDGER_DATABASE_URL)",
+    )
+    parser.add_argument(
+        "--root-key-file",
+        type=Path,
+        help="file of the 32-byte root key (KEYLEDGER_ROOT_KEY_FILE, default "
+        "<data-dir>/root.key); KEYLEDGER_ROOT_KEY in the environment wins over it",
+    )
+
+
 def _serve_parser(
     subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
 ) -> None:
@@ -56,35 +84,20 @@ def _serve_parser(
         type=_port_argument,
         help="TCP port, 1 to 65535 (KEYLEDGER_PORT, default 8080)",
     )
-    serve.add_argument(
-        "--data-dir",
-        type=Path,
-        help="folder for the embedded store and the root key file (KEYLEDGER_DATA_DIR, "
-        "default $XDG_DATA_HOME/keyledger or ~/.local/share/keyledger)",
-    )
-    serve.add_argument(
-        "--credentials-file",
-        type=Path,
-        help="TOML file declaring the callers (KEYLEDGER_CREDENTIALS_FILE; default: "
-        "the development credential test/test)",
-    )
-    serve.add_argument(
-        "--database-url",
-        help="postgresql://user:password@host:port/database[?schema=NAME] to use "
-        "PostgreSQL instead of the embedded SQLite store (KEYLEDGER_DATABASE_URL)",
-    )
-    serve.add_argument(
-        "--root-key-file",
-        type=Path,
-        help="file of the 32-byte root key (KEYLEDGER_ROOT_KEY_FILE, default "
-        "<data-dir>/root.key); KEYLEDGER_ROOT_KEY in the environment wins over it",
-    )
+    add_store_arguments(serve)
     serve.add_argument(
         "--sweep-interval",
         type=_sweep_interval_argument,
         help="seconds between sweeps for due deletions, rotations and expiries, "
         "at least 1 "
         "(KEYLEDGER_SWEEP_INTERVAL, default 60)",
+    )
+    serve.add_argument(
+        "--audit-digest-interval",
+        type=_sweep_interval_argument,
+        help="seconds between signed digests of the audit trail, at least 1; a "
+        "digest is signed only when there are new records "
+        "(KEYLEDGER_AUDIT_DIGEST_INTERVAL, default 60)",
     )
     serve.add_argument(
         "--dev-clock",
@@ -133,9 +146,10 @@ def settings_from(arguments: argparse.Namespace) -> Settings:
         "database_url",
         "root_key_file",
         "sweep_interval",
+        "audit_digest_interval",
         "dev_clock",
     ):
-        value = getattr(arguments, name)
+        value = getattr(arguments, name, None)
         if value is not None:
             setattr(settings, name, value)
     return settings
@@ -279,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     subparsers = parser.add_subparsers(dest="command", required=True)
     _serve_parser(subparsers)
+    add_audit_parser(subparsers, add_store_arguments)
     arguments = parser.parse_args(argv)
     if arguments.command == "serve" and arguments.log_level not in LOG_LEVELS:
         # argparse checks the choices of a flag, not of its default.
@@ -288,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     if arguments.command == "serve":
         return serve(arguments)
+    if arguments.command == "audit":
+        return int(arguments.run(arguments))
     parser.error(f"unknown command {arguments.command}")
     return 2
 

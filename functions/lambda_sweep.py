@@ -12,7 +12,7 @@ from typing import Any
 
 from functions.lambda_services import PerContainer
 from functions.services import Services
-from functions.sweep import run_sweep
+from functions.sweep import run_sweep, sign_audit_digest
 
 logger = logging.getLogger("keyledger.sweep")
 
@@ -25,13 +25,16 @@ container = PerContainer(_services)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
-    """Run one sweep and return how many keys it deleted and rotated, and how
-    many imported key materials expired.
+    """Run one sweep, sign an audit digest if one is due, and return how many
+    keys the sweep deleted and rotated, and how many imported key materials
+    expired.
 
     Only counts leave the function. The sweep logs each key ARN and key
     material id itself, and neither is secret.
     """
-    report = run_sweep(container.get())
+    services = container.get()
+    report = run_sweep(services)
+    sign_audit_digest(services)
     counts = {
         "deletedKeyCount": len(report.deleted_key_ids),
         "rotatedKeyCount": len(report.rotated_key_ids),

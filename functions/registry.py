@@ -29,6 +29,7 @@ HANDLER_MODULES = {
     "GenerateDataKey": "generate_data_key",
     "GenerateDataKeyWithoutPlaintext": "generate_data_key_without_plaintext",
     "GenerateRandom": "generate_random",
+    "GetKeyLastUsage": "get_key_last_usage",
     "GetKeyPolicy": "get_key_policy",
     "GetKeyRotationStatus": "get_key_rotation_status",
     "GetParametersForImport": "get_parameters_for_import",

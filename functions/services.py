@@ -11,6 +11,7 @@ from pathlib import Path
 from domain.clock import AdjustableClock, Clock, SystemClock
 from domain.crypto import CryptoService
 from events.audit import AuditWriter
+from events.audit_signing import AuditSigner
 from events.root_key import load_or_create_root_key_file, root_key_from_environment
 from events.store import Store
 from events.vault import KeyMaterialVault
@@ -39,6 +40,8 @@ class Services:
     operation_names: frozenset[str]
     audit_writer: AuditWriter
     """Commits the audit records of requests that save no events, in batches."""
+    audit_signer: AuditSigner
+    """Signs digests of the audit chain with the audit signing key."""
     sweep_lock: threading.Lock = field(default_factory=threading.Lock)
     """Held by a running sweep. A sweep runs in a worker thread that
     cancelling its asyncio task does not stop, so close() takes this lock to
@@ -106,4 +109,5 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         validator=validator,
         operation_names=kms_operation_names(),
         audit_writer=AuditWriter(store.append_audit),
+        audit_signer=AuditSigner(store, crypto, root_key),
     )

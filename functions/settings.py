@@ -13,6 +13,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 DEFAULT_SWEEP_INTERVAL_SECONDS = 60.0
 MIN_SWEEP_INTERVAL_SECONDS = 1.0
+DEFAULT_AUDIT_DIGEST_INTERVAL_SECONDS = 60.0
 
 T = TypeVar("T")
 
@@ -72,6 +73,8 @@ class Settings:
     database_url: str | None = None
     root_key_file: Path | None = None
     sweep_interval: float = DEFAULT_SWEEP_INTERVAL_SECONDS
+    audit_digest_interval: float = DEFAULT_AUDIT_DIGEST_INTERVAL_SECONDS
+    """Seconds between signed digests of the audit trail."""
     dev_clock: bool = False
     database_pool_size: int = 10
     """PostgreSQL connections each process keeps open."""
@@ -101,6 +104,10 @@ class Settings:
         if environ.get("KEYLEDGER_SWEEP_INTERVAL"):
             settings.sweep_interval = _from_variable(
                 "KEYLEDGER_SWEEP_INTERVAL", parse_sweep_interval
+            )
+        if environ.get("KEYLEDGER_AUDIT_DIGEST_INTERVAL"):
+            settings.audit_digest_interval = _from_variable(
+                "KEYLEDGER_AUDIT_DIGEST_INTERVAL", parse_sweep_interval
             )
         settings.dev_clock = _flag("KEYLEDGER_DEV_CLOCK")
         if environ.get("KEYLEDGER_DATABASE_POOL_SIZE"):

@@ -70,6 +70,29 @@ def _sweep(services: Services) -> SweepReport:
     return report
 
 
+# Signed digests of the audit trail.
+
+
+def sign_audit_digest(services: Services) -> None:
+    """Sign a digest of the audit records added since the last one, when the
+    digest interval has passed since it and there are new records."""
+    with services.sweep_lock:
+        if services.closed:
+            return
+        digest = services.audit_signer.sign_digest(
+            services.clock.now(), services.settings.audit_digest_interval
+        )
+    if digest is not None:
+        logger.info(
+            "signed audit digest",
+            extra={
+                "digest_number": digest.number,
+                "first_seq": digest.first_seq,
+                "last_seq": digest.last_seq,
+            },
+        )
+
+
 # Rotation.
 
 
@@ -90,9 +113,7 @@ def _rotate_due_keys(services: Services, report: SweepReport) -> None:
         )
         key.rotate_automatically(key_material_id, sealed, now)
         try:
-            with service_event(
-                "RotateKey", key, now, {"keyMaterialId": key_material_id}
-            ):
+            with service_event("RotateKey", key, now):
                 store.save(key, sealing_keys=[sealing_key])
         except ConcurrencyConflict:
             logger.info("key %s was changed by another process; skipped", key.arn)

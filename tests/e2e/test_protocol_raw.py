@@ -37,6 +37,7 @@ IMPLEMENTED_ACTIONS = frozenset(
         "GenerateDataKey",
         "GenerateDataKeyWithoutPlaintext",
         "GenerateRandom",
+        "GetKeyLastUsage",
         "GetKeyPolicy",
         "GetKeyRotationStatus",
         "GetParametersForImport",
