@@ -29,13 +29,21 @@ from eventsourcing.utils import Environment
 
 from domain.alias import Alias, alias_aggregate_id
 from domain.key import Key
-from events.audit import AuditEntry, append_entries, current_source
+from events.audit import (
+    AuditEntry,
+    append_entries,
+    append_entries_batched,
+    current_source,
+)
 from events.projection import SealingKeyRow, index_changes
 
 logger = logging.getLogger("keyledger.store")
 
 SQLITE_FILE_NAME = "keyledger.sqlite3"
 SQLITE_LOCK_TIMEOUT_SECONDS = 30
+# How long the event loop's audit commit waits for another writer before it
+# hands its records to the audit thread.
+LOOP_LOCK_WAIT_MILLISECONDS = 20
 SHRED_WAIT_MILLISECONDS = 2000
 
 
@@ -159,6 +167,12 @@ class Store:
         # process, so each one checks once, on its first sweep.
         self._shred_pending = True
         self._reader_connections: list[sqlite3.Connection] = []
+        # The group commit's own connections, outside the library's pool: the
+        # pool's bookkeeping and a generic transaction's statements each give
+        # up and retake the GIL, and under load each retake waits.
+        self._audit_connection: sqlite3.Connection | None = None
+        self._audit_lock = threading.Lock()
+        self._loop_audit_connection: sqlite3.Connection | None = None
 
     def close(self) -> None:
         for connection in self._reader_connections:
@@ -193,20 +207,53 @@ class Store:
             return
         batch = [(entry, ()) for entry in entries]
         try:
-            with self._datastore.transaction(commit=True) as cursor:
-                if self.is_postgres:
-                    from events.postgres_store import postgres_executor, postgres_row
-
-                    schema = self._datastore.schema
-                    append_entries(
-                        postgres_executor(cursor, schema),
-                        lambda: postgres_row(cursor.fetchone()),
-                        batch,
-                    )
-                else:
-                    append_entries(cursor.execute, cursor.fetchone, batch)
-        except PersistenceError as error:
+            if self.is_postgres:
+                self._append_audit_postgres(batch)
+            else:
+                with self._audit_lock:
+                    if self._audit_connection is None:
+                        self._audit_connection = self._new_sqlite_connection()
+                    _append_audit_sqlite(self._audit_connection, batch)
+        except (PersistenceError, sqlite3.Error) as error:
             raise StoreUnavailable(str(error)) from error
+
+    def append_audit_without_waiting(self, entries: Sequence[AuditEntry]) -> bool:
+        """Commit records at once if the SQLite file's write lock is free.
+
+        For the event loop, which must not wait on another writer: returns
+        False, having written nothing, when the lock is held for longer than
+        a few milliseconds, so the caller can hand the records to a thread.
+        Call it from one thread only.
+        """
+        if not entries:
+            return True
+        if self._loop_audit_connection is None:
+            connection = self._new_sqlite_connection()
+            connection.execute(f"PRAGMA busy_timeout={LOOP_LOCK_WAIT_MILLISECONDS}")
+            self._loop_audit_connection = connection
+        batch = [(entry, ()) for entry in entries]
+        try:
+            _append_audit_sqlite(self._loop_audit_connection, batch)
+        except sqlite3.OperationalError as error:
+            if _is_busy(error):
+                return False
+            raise StoreUnavailable(str(error)) from error
+        except sqlite3.Error as error:
+            raise StoreUnavailable(str(error)) from error
+        return True
+
+    def _append_audit_postgres(
+        self, batch: Sequence[tuple[AuditEntry, Sequence[str]]]
+    ) -> None:
+        from events.postgres_store import postgres_executor, postgres_row
+
+        with self._datastore.transaction(commit=True) as cursor:
+            schema = self._datastore.schema
+            append_entries(
+                postgres_executor(cursor, schema),
+                lambda: postgres_row(cursor.fetchone()),
+                batch,
+            )
 
     def shred(self) -> bool:
         """Push erased sealing keys out of every file the database keeps.
@@ -456,6 +503,36 @@ class Store:
 
     # Database access.
 
+    # Tables beside the log, for the audit trail's readers and writers.
+
+    def read(self, statement: str, params: tuple[Any, ...]) -> list[Mapping[str, Any]]:
+        """Run one SELECT, written for SQLite, on either backend."""
+        return self._read(statement, params)
+
+    def write(self, statement: str, params: tuple[Any, ...]) -> None:
+        """Run one write, written for SQLite, in a transaction of its own."""
+        try:
+            with self._datastore.transaction(commit=True) as cursor:
+                if self.is_postgres:
+                    from events.postgres_store import to_postgres
+
+                    cursor.execute(
+                        to_postgres(statement, self._datastore.schema), params
+                    )
+                else:
+                    cursor.execute(statement, params)
+        except PersistenceError as error:
+            raise StoreUnavailable(str(error)) from error
+
+    @property
+    def events_table(self) -> str:
+        """The library's table of stored events, schema-qualified on PostgreSQL."""
+        return str(self._events_table)
+
+    def stored_events(self, aggregate_id: uuid.UUID) -> list[Any]:
+        """Return an aggregate's domain events, oldest first."""
+        return list(self._app.events.get(aggregate_id))
+
     def _read(self, statement: str, params: tuple[Any, ...]) -> list[Mapping[str, Any]]:
         try:
             if self.is_postgres:
@@ -489,19 +566,25 @@ class Store:
             self._readers, "connection", None
         )
         if connection is None:
-            connection = sqlite3.connect(
-                self._datastore.pool.db_name,
-                uri=True,
-                check_same_thread=False,
-                isolation_level=None,
-                timeout=SQLITE_LOCK_TIMEOUT_SECONDS,
-            )
+            connection = self._new_sqlite_connection()
             connection.row_factory = sqlite3.Row
-            connection.execute("PRAGMA synchronous=FULL")
-            connection.execute("PRAGMA secure_delete=ON")
             self._readers.connection = connection
-            with self._cache_lock:
-                self._reader_connections.append(connection)
+        return connection
+
+    def _new_sqlite_connection(self) -> sqlite3.Connection:
+        """Open a connection of KeyLedger's own to the SQLite file, in
+        autocommit mode, with the settings of the library's connections."""
+        connection = sqlite3.connect(
+            self._datastore.pool.db_name,
+            uri=True,
+            check_same_thread=False,
+            isolation_level=None,
+            timeout=SQLITE_LOCK_TIMEOUT_SECONDS,
+        )
+        connection.execute("PRAGMA synchronous=FULL")
+        connection.execute("PRAGMA secure_delete=ON")
+        with self._cache_lock:
+            self._reader_connections.append(connection)
         return connection
 
     @contextmanager
@@ -565,6 +648,24 @@ class Store:
             )
             for row in rows
         ]
+
+
+def _append_audit_sqlite(
+    connection: sqlite3.Connection, batch: Sequence[tuple[AuditEntry, Sequence[str]]]
+) -> None:
+    """Append a batch of records in one immediate transaction: few calls into
+    SQLite, so the GIL changes hands as seldom as possible."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        append_entries_batched(connection, batch)
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+
+
+def _is_busy(error: sqlite3.OperationalError) -> bool:
+    return "locked" in str(error) or "busy" in str(error)
 
 
 @functools.lru_cache(maxsize=65536)

@@ -94,6 +94,8 @@ def create_app(services: Services, *, run_sweeper: bool = True) -> FastAPI:
     # PostgreSQL round trip can wait on a lock or a slow server, which would
     # stall every request, so there every action runs in the thread pool.
     inline_actions = frozenset() if services.store.is_postgres else FAST_ACTIONS
+    # On SQLite the records of the loop's requests are committed on the loop.
+    submit = services.loop_audit.submit if services.loop_audit is not None else None
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -138,15 +140,20 @@ def create_app(services: Services, *, run_sweeper: bool = True) -> FastAPI:
             else:
                 result = await run_in_threadpool(protocol.execute, services, call)
         except Exception as error:
-            response, pending = protocol.respond_with_error(services, call, error)
+            response, pending = protocol.respond_with_error(
+                services, call, error, submit
+            )
         else:
-            response, pending = protocol.respond(services, call, result)
+            response, pending = protocol.respond(services, call, result, submit)
         if pending is not None:
             # No response leaves before its audit record is durable.
             try:
-                await asyncio.wait_for(
-                    asyncio.wrap_future(pending), protocol.AUDIT_WAIT_SECONDS
-                )
+                if isinstance(pending, asyncio.Future):
+                    await pending
+                else:
+                    await asyncio.wait_for(
+                        asyncio.wrap_future(pending), protocol.AUDIT_WAIT_SECONDS
+                    )
             except Exception as error:
                 response = protocol.audit_failed(call, error)
         return _response_of(response)

@@ -15,7 +15,7 @@ import logging
 import random
 import time
 import uuid
-from concurrent.futures import Future
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, NoReturn, cast
@@ -29,6 +29,7 @@ from domain.errors import (
     UnsupportedOperationException,
 )
 from domain.principal import Caller
+from events.audit import AuditEntry
 from events.store import ConcurrencyConflict, Store, StoreUnavailable
 from events.vault import KeyMaterialUnavailable
 from functions.audit import RequestAudit, outcome_entry, recording
@@ -305,18 +306,31 @@ def handle(
     return response
 
 
+Submit = Callable[[AuditEntry], Any]
+
+
 def respond(
-    services: Services, call: Call, result: dict[str, Any]
-) -> tuple[HttpResponse, Future[None] | None]:
+    services: Services,
+    call: Call,
+    result: dict[str, Any],
+    submit: Submit | None = None,
+) -> tuple[HttpResponse, Any]:
     """Render a success and queue its audit record; send the response only
-    once the returned future (if any) completes."""
-    pending = _submit_record(services, call, result, None)
+    once the returned future (if any) completes.
+
+    ``submit`` queues the record (the audit thread's writer unless given)
+    and returns the future to wait on.
+    """
+    pending = _submit_record(services, call, result, None, submit)
     return success_response(call, result), pending
 
 
 def respond_with_error(
-    services: Services, call: Call, error: BaseException
-) -> tuple[HttpResponse, Future[None] | None]:
+    services: Services,
+    call: Call,
+    error: BaseException,
+    submit: Submit | None = None,
+) -> tuple[HttpResponse, Any]:
     """Render a failure and queue its audit record, as :func:`respond` does."""
     response = error_response(call, error)
     pending = None
@@ -327,6 +341,7 @@ def respond_with_error(
             call,
             None,
             kms_error or KMSInternalException(INTERNAL_ERROR_MESSAGE),
+            submit,
         )
     return response, pending
 
@@ -348,7 +363,8 @@ def _submit_record(
     call: Call,
     result: dict[str, Any] | None,
     error: KMSError | None,
-) -> Future[None] | None:
+    submit: Submit | None,
+) -> Any:
     audit = call.audit
     if audit is None:
         return None
@@ -360,7 +376,7 @@ def _submit_record(
     )
     if entry is None:
         return None
-    return services.audit_writer.submit(entry)
+    return (submit or services.audit_writer.submit)(entry)
 
 
 def _headers(call: Call) -> list[tuple[str, str]]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from domain.clock import AdjustableClock, Clock, SystemClock
 from domain.crypto import CryptoService
-from events.audit import AuditWriter
+from events.audit import AuditWriter, LoopAuditBatcher
 from events.audit_signing import AuditSigner
 from events.root_key import load_or_create_root_key_file, root_key_from_environment
 from events.store import Store
@@ -42,6 +42,8 @@ class Services:
     """Commits the audit records of requests that save no events, in batches."""
     audit_signer: AuditSigner
     """Signs digests of the audit chain with the audit signing key."""
+    loop_audit: LoopAuditBatcher | None = None
+    """Commits those records on the server's event loop instead (SQLite only)."""
     sweep_lock: threading.Lock = field(default_factory=threading.Lock)
     """Held by a running sweep. A sweep runs in a worker thread that
     cancelling its asyncio task does not stop, so close() takes this lock to
@@ -99,6 +101,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     # clock and the server's, so it is checked against the wall clock even
     # when the dev clock has been moved forward.
     signature_clock = clock.wall_clock if isinstance(clock, AdjustableClock) else clock
+    audit_writer = AuditWriter(store.append_audit)
     return Services(
         settings=settings,
         store=store,
@@ -108,6 +111,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         verifier=SigV4Verifier(credentials, now=signature_clock.now),
         validator=validator,
         operation_names=kms_operation_names(),
-        audit_writer=AuditWriter(store.append_audit),
+        audit_writer=audit_writer,
+        loop_audit=None
+        if store.is_postgres
+        else LoopAuditBatcher(store.append_audit_without_waiting, audit_writer),
         audit_signer=AuditSigner(store, crypto, root_key),
     )
