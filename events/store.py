@@ -217,30 +217,48 @@ class Store:
         except (PersistenceError, sqlite3.Error) as error:
             raise StoreUnavailable(str(error)) from error
 
-    def append_audit_without_waiting(self, entries: Sequence[AuditEntry]) -> bool:
-        """Commit records at once if the SQLite file's write lock is free.
+    def begin_audit_batch(self, entries: Sequence[AuditEntry]) -> bool:
+        """Chain and insert records in a transaction left open for
+        :meth:`commit_audit_batch`, if the SQLite file's write lock is free.
 
         For the event loop, which must not wait on another writer: returns
         False, having written nothing, when the lock is held for longer than
         a few milliseconds, so the caller can hand the records to a thread.
-        Call it from one thread only.
+        One batch at a time: the next may begin once the last is committed.
         """
-        if not entries:
-            return True
         if self._loop_audit_connection is None:
             connection = self._new_sqlite_connection()
             connection.execute(f"PRAGMA busy_timeout={LOOP_LOCK_WAIT_MILLISECONDS}")
             self._loop_audit_connection = connection
+        connection = self._loop_audit_connection
         batch = [(entry, ()) for entry in entries]
         try:
-            _append_audit_sqlite(self._loop_audit_connection, batch)
+            connection.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as error:
             if _is_busy(error):
                 return False
             raise StoreUnavailable(str(error)) from error
-        except sqlite3.Error as error:
-            raise StoreUnavailable(str(error)) from error
+        try:
+            append_entries_batched(connection, batch)
+        except BaseException as error:
+            connection.execute("ROLLBACK")
+            if isinstance(error, sqlite3.Error):
+                raise StoreUnavailable(str(error)) from error
+            raise
         return True
+
+    def commit_audit_batch(self) -> None:
+        """Commit the batch :meth:`begin_audit_batch` began: the disk write,
+        which may run on another thread than the one that began it."""
+        connection = self._loop_audit_connection
+        if connection is None:
+            raise StoreUnavailable("no audit batch was begun")
+        try:
+            connection.execute("COMMIT")
+        except sqlite3.Error as error:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise StoreUnavailable(str(error)) from error
 
     def _append_audit_postgres(
         self, batch: Sequence[tuple[AuditEntry, Sequence[str]]]

@@ -65,6 +65,8 @@ class Services:
         try:
             self.closed = True
             self.audit_writer.close()
+            if self.loop_audit is not None:
+                self.loop_audit.close()
             self.store.close()
         finally:
             if acquired:
@@ -114,6 +116,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         audit_writer=audit_writer,
         loop_audit=None
         if store.is_postgres
-        else LoopAuditBatcher(store.append_audit_without_waiting, audit_writer),
+        else LoopAuditBatcher(
+            store.begin_audit_batch, store.commit_audit_batch, audit_writer
+        ),
         audit_signer=AuditSigner(store, crypto, root_key),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,20 +31,51 @@ def entry(number: int) -> AuditEntry:
 
 
 def test_records_of_one_loop_pass_share_one_commit() -> None:
-    commits: list[list[str]] = []
+    begun: list[list[str]] = []
+    commits: list[int] = []
 
-    def commit(entries: Sequence[AuditEntry]) -> bool:
-        commits.append([item.event_id for item in entries])
+    def begin(entries: Sequence[AuditEntry]) -> bool:
+        begun.append([item.event_id for item in entries])
         return True
 
     async def run() -> None:
-        batcher = LoopAuditBatcher(commit, AuditWriter(lambda entries: None))
+        batcher = LoopAuditBatcher(
+            begin, lambda: commits.append(1), AuditWriter(lambda entries: None)
+        )
         futures = [batcher.submit(entry(number)) for number in range(5)]
         await asyncio.gather(*futures)
+        batcher.close()
 
     asyncio.run(run())
 
-    assert commits == [[f"event-{number}" for number in range(5)]]
+    assert begun == [[f"event-{number}" for number in range(5)]]
+    assert commits == [1]
+
+
+def test_records_queued_during_a_commit_form_the_next_batch() -> None:
+    begun: list[list[str]] = []
+    release = threading.Event()
+
+    def begin(entries: Sequence[AuditEntry]) -> bool:
+        begun.append([item.event_id for item in entries])
+        return True
+
+    def commit() -> None:
+        release.wait(5)
+
+    async def run() -> None:
+        batcher = LoopAuditBatcher(begin, commit, AuditWriter(lambda entries: None))
+        first = batcher.submit(entry(1))
+        await asyncio.sleep(0.05)
+        later = [batcher.submit(entry(2)), batcher.submit(entry(3))]
+        await asyncio.sleep(0.05)
+        release.set()
+        await asyncio.gather(first, *later)
+        batcher.close()
+
+    asyncio.run(run())
+
+    assert begun == [["event-1"], ["event-2", "event-3"]]
 
 
 def test_busy_lock_hands_the_batch_to_the_audit_thread() -> None:
@@ -54,7 +86,7 @@ def test_busy_lock_hands_the_batch_to_the_audit_thread() -> None:
 
     async def run() -> None:
         writer = AuditWriter(write_batch)
-        batcher = LoopAuditBatcher(lambda entries: False, writer)
+        batcher = LoopAuditBatcher(lambda entries: False, lambda: None, writer)
         await asyncio.gather(batcher.submit(entry(1)), batcher.submit(entry(2)))
         writer.close()
 
@@ -64,11 +96,13 @@ def test_busy_lock_hands_the_batch_to_the_audit_thread() -> None:
 
 
 def test_failed_commit_fails_every_waiting_request() -> None:
-    def commit(entries: Sequence[AuditEntry]) -> bool:
+    def commit() -> None:
         raise OSError("disk full")
 
     async def run() -> list[BaseException | None]:
-        batcher = LoopAuditBatcher(commit, AuditWriter(lambda entries: None))
+        batcher = LoopAuditBatcher(
+            lambda entries: True, commit, AuditWriter(lambda entries: None)
+        )
         futures = [batcher.submit(entry(1)), batcher.submit(entry(2))]
         results = await asyncio.gather(*futures, return_exceptions=True)
         return list(results)
@@ -86,7 +120,7 @@ def test_store_reports_a_held_lock_instead_of_waiting(tmp_path: Path) -> None:
     other.execute("BEGIN IMMEDIATE")
     try:
         started = time.monotonic()
-        written = store.append_audit_without_waiting([entry(1)])
+        written = store.begin_audit_batch([entry(1)])
         waited = time.monotonic() - started
     finally:
         other.execute("ROLLBACK")
@@ -94,7 +128,8 @@ def test_store_reports_a_held_lock_instead_of_waiting(tmp_path: Path) -> None:
 
     assert written is False
     assert waited < 1.0
-    assert store.append_audit_without_waiting([entry(2)]) is True
+    assert store.begin_audit_batch([entry(2)]) is True
+    store.commit_audit_batch()
     rows = store.read("SELECT event_id FROM keyledger_audit ORDER BY seq", ())
     store.close()
     assert [row["event_id"] for row in rows] == ["event-2"]
