@@ -1,29 +1,19 @@
-"""The audit signing key and the signed digests of the audit chain.
-
-A digest covers the records after the previous digest's last one, up to the
-chain's end when it is signed. Its document (canonical JSON) names that
-range, the chain hash at its last record, the previous digest's signature
-and the fingerprint of the public key. The signature is Ed25519 over the
-document's UTF-8 bytes. Because each document contains its predecessor's
-signature, digests form a chain of their own, as CloudTrail's digest files do.
+"""The audit signing key, and the signer of the audit chain's digests.
 
 The signing key is an Ed25519 key pair made on first use. Its public half is
 stored as PEM. Its private half is stored wrapped under the root key, bound
 to a purpose label, so it never opens as a sealing key or as key material.
+The digests themselves, their document and their rows, are in
+:mod:`events.audit_digests`.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
@@ -31,10 +21,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from domain.crypto import CryptoService, MaterialBinding, SealingError
-from events.audit import canonical_json
+from events.audit_digests import (
+    Digest,
+    digest_document,
+    insert_digest,
+    last_digest,
+    read_digest,
+    read_head,
+)
 from events.store import Store
-
-SIGNATURE_ALGORITHM = "Ed25519"
 
 # The wrapped private key's binding. A real sealing key is bound to a key id
 # (a UUID) and a key material id (64 hex digits), so these labels never match
@@ -55,49 +50,10 @@ _INSERT_SIGNING_KEY = (
     " (id, public_key, wrapped_private_key, created) VALUES (1, ?, ?, ?)"
     " ON CONFLICT (id) DO NOTHING"
 )
-_DIGEST_COLUMNS = "number, first_seq, last_seq, last_hash, created, document, signature"
-_READ_LAST_DIGEST = (
-    f"SELECT {_DIGEST_COLUMNS} FROM keyledger_audit_digests"  # noqa: S608
-    " ORDER BY number DESC LIMIT 1"
-)
-_READ_DIGEST_PAGE = (
-    f"SELECT {_DIGEST_COLUMNS} FROM keyledger_audit_digests"  # noqa: S608
-    " WHERE number > ? ORDER BY number LIMIT ?"
-)
-_READ_DIGEST = (
-    f"SELECT {_DIGEST_COLUMNS} FROM keyledger_audit_digests"  # noqa: S608
-    " WHERE number = ?"
-)
-_INSERT_DIGEST = (
-    f"INSERT INTO keyledger_audit_digests ({_DIGEST_COLUMNS})"  # noqa: S608
-    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (number) DO NOTHING"
-)
-_READ_HEAD = "SELECT seq, hash FROM keyledger_audit_head WHERE id = 1"
 
 
 class SigningKeyMismatch(Exception):
     """The stored public key is not the public half of the sealed private key."""
-
-
-@dataclass(frozen=True, slots=True)
-class Digest:
-    """One signed digest as stored: its columns, its document and signature."""
-
-    number: int
-    first_seq: int
-    last_seq: int
-    last_hash: str
-    created: float
-    """Epoch seconds."""
-    document: str
-    signature: str
-    """Base64 Ed25519 signature over the document's UTF-8 bytes."""
-
-
-@dataclass(frozen=True, slots=True)
-class ChainHead:
-    seq: int
-    hash: str
 
 
 def public_key_fingerprint(public_key: Ed25519PublicKey) -> str:
@@ -128,119 +84,12 @@ def load_public_key(pem: str | bytes) -> Ed25519PublicKey:
     return key
 
 
-def timestamp(epoch_seconds: float) -> str:
-    """Format a digest's time as ISO 8601 UTC with microseconds."""
-    moment = datetime.fromtimestamp(epoch_seconds, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def digest_document(
-    *,
-    number: int,
-    first_seq: int,
-    last_seq: int,
-    last_hash: str,
-    created: float,
-    previous_signature: str | None,
-    fingerprint: str,
-) -> str:
-    """Build the canonical JSON document that a digest's signature covers."""
-    return canonical_json(
-        {
-            "digestNumber": number,
-            "firstSequenceNumber": first_seq,
-            "lastSequenceNumber": last_seq,
-            "lastHash": last_hash,
-            "digestEndTime": timestamp(created),
-            "previousDigestSignature": previous_signature,
-            "digestPublicKeyFingerprint": fingerprint,
-            "digestSignatureAlgorithm": SIGNATURE_ALGORITHM,
-        }
-    )
-
-
-def signature_is_valid(public_key: Ed25519PublicKey, digest: Digest) -> bool:
-    try:
-        signature = base64.b64decode(digest.signature, validate=True)
-        public_key.verify(signature, digest.document.encode("utf-8"))
-    except (InvalidSignature, ValueError):
-        return False
-    return True
-
-
 # Reading the store.
 
 
-def read_head(store: Store) -> ChainHead:
-    rows = store._read(_READ_HEAD, ())
-    if not rows:
-        return ChainHead(0, "0" * 64)
-    return ChainHead(int(rows[0]["seq"]), str(rows[0]["hash"]))
-
-
-def last_digest(store: Store) -> Digest | None:
-    rows = store._read(_READ_LAST_DIGEST, ())
-    return _digest_of(rows[0]) if rows else None
-
-
-def read_digest(store: Store, number: int) -> Digest | None:
-    rows = store._read(_READ_DIGEST, (number,))
-    return _digest_of(rows[0]) if rows else None
-
-
-def iter_digests(
-    store: Store, up_to_number: int, page_size: int = 1000
-) -> Iterator[Digest]:
-    """Yield the stored digests numbered up to ``up_to_number``, in order."""
-    after = 0
-    while after < up_to_number:
-        rows = store._read(_READ_DIGEST_PAGE, (after, page_size))
-        if not rows:
-            return
-        for row in rows:
-            digest = _digest_of(row)
-            if digest.number > up_to_number:
-                return
-            yield digest
-            after = digest.number
-
-
 def stored_public_key(store: Store) -> str | None:
-    rows = store._read(_READ_SIGNING_KEY, ())
+    rows = store.read(_READ_SIGNING_KEY, ())
     return str(rows[0]["public_key"]) if rows else None
-
-
-def _digest_of(row: Any) -> Digest:
-    return Digest(
-        number=int(row["number"]),
-        first_seq=int(row["first_seq"]),
-        last_seq=int(row["last_seq"]),
-        last_hash=str(row["last_hash"]),
-        created=float(row["created"]),
-        document=str(row["document"]),
-        signature=str(row["signature"]),
-    )
-
-
-def _write(store: Store, statement: str, params: tuple[Any, ...]) -> None:
-    """Run one write in its own transaction on either backend."""
-    # NOTE: Store has no public write method for tables beside the log, so
-    # this uses its datastore the way Store.append_audit does.
-    from eventsourcing.persistence import PersistenceError
-
-    from events.store import StoreUnavailable
-
-    datastore = store._datastore
-    try:
-        with datastore.transaction(commit=True) as cursor:
-            if store.is_postgres:
-                from events.postgres_store import to_postgres
-
-                cursor.execute(to_postgres(statement, datastore.schema), params)
-            else:
-                cursor.execute(statement, params)
-    except PersistenceError as error:
-        raise StoreUnavailable(str(error)) from error
 
 
 # The signer.
@@ -278,10 +127,10 @@ class AuditSigner:
             return self._private_key
 
     def _load_or_create(self) -> Ed25519PrivateKey:
-        rows = self._store._read(_READ_SIGNING_KEY, ())
+        rows = self._store.read(_READ_SIGNING_KEY, ())
         if not rows:
             self._create()
-            rows = self._store._read(_READ_SIGNING_KEY, ())
+            rows = self._store.read(_READ_SIGNING_KEY, ())
         public_pem = str(rows[0]["public_key"])
         wrapped = bytes(rows[0]["wrapped_private_key"])
         try:
@@ -312,8 +161,7 @@ class AuditSigner:
             self._root_key, raw, _SIGNING_KEY_BINDING
         )
         created = datetime.now(UTC).timestamp()
-        _write(
-            self._store,
+        self._store.write(
             _INSERT_SIGNING_KEY,
             (public_key_pem(private_key.public_key()), wrapped, created),
         )
@@ -355,28 +203,8 @@ class AuditSigner:
             document=document,
             signature=signature.decode("ascii"),
         )
-        _write(
-            self._store,
-            _INSERT_DIGEST,
-            (
-                digest.number,
-                digest.first_seq,
-                digest.last_seq,
-                digest.last_hash,
-                digest.created,
-                digest.document,
-                digest.signature,
-            ),
-        )
+        insert_digest(self._store, digest)
         stored = read_digest(self._store, number)
         if stored is None or stored.signature != digest.signature:
             return None
         return digest
-
-
-def document_fields(document: str) -> dict[str, Any]:
-    """Parse a digest document, or raise ValueError if it is not a JSON object."""
-    value = json.loads(document)
-    if not isinstance(value, dict):
-        raise ValueError("a digest document is a JSON object")
-    return value

@@ -10,7 +10,7 @@ import argparse
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from functions import audit_export, audit_query, audit_verify
+from functions import audit_export, audit_history, audit_query, audit_verify
 
 if TYPE_CHECKING:
     from functions.services import Services
@@ -29,7 +29,7 @@ def add_audit_parser(
         "takes the store flags of serve and may run while the server runs.",
     )
     commands = audit.add_subparsers(dest="audit_command", required=True)
-    for module in (audit_verify, audit_query, audit_export):
+    for module in (audit_verify, audit_query, audit_history, audit_export):
         module.register(commands, add_store_arguments)
 
 

@@ -213,7 +213,7 @@ def _range(
             "record at or before the last"
         )
     if arguments.from_time is not None:
-        rows = store._read(
+        rows = store.read(
             "SELECT MIN(seq) AS seq FROM keyledger_audit WHERE event_time >= ?",
             (arguments.from_time,),
         )
@@ -221,7 +221,7 @@ def _range(
         # With no record that late, the range is empty: start past the end.
         from_seq = int(found) if found is not None else 2**62
     if arguments.to_time is not None:
-        rows = store._read(
+        rows = store.read(
             "SELECT MAX(seq) AS seq FROM keyledger_audit WHERE event_time <= ?",
             (arguments.to_time,),
         )

@@ -19,6 +19,11 @@ from domain.key_state import KeyState
 
 MAX_TAGS_PER_KEY = 50
 _RESERVED_TAG_PREFIX = "aws:"
+# ListGrants and ListRetirableGrants take a Limit of 1 to 100 and default to
+# 50, though the service model allows up to 1000. A larger Limit gets at most
+# 100 entries, which the API permits: KMS "might return fewer" than the Limit.
+GRANT_LIST_DEFAULT_LIMIT = 50
+GRANT_LIST_MAX_LIMIT = 100
 
 
 def key_metadata(key: Key) -> dict[str, Any]:
@@ -80,6 +85,32 @@ def grant_list_entry(grant: Grant, key: Key) -> dict[str, Any]:
     if not grant.constraints.empty:
         entry["Constraints"] = grant.constraints.to_wire()
     return entry
+
+
+def grant_page_request(params: Mapping[str, Any], marker_kind: str) -> tuple[int, int]:
+    """Return a grant list's page size and the grant position its page follows.
+
+    Position 0 starts at the first grant. A marker names the position of the
+    last grant on the page before.
+    """
+    limit = min(params.get("Limit", GRANT_LIST_DEFAULT_LIMIT), GRANT_LIST_MAX_LIMIT)
+    marker = decode_marker(marker_kind, params.get("Marker"), str.isdecimal)
+    after_position = int(marker) if marker is not None else 0
+    return limit, after_position
+
+
+def grant_list_response(
+    marker_kind: str, entries: list[dict[str, Any]], next_position: int | None
+) -> dict[str, Any]:
+    """Build the response of ListGrants or ListRetirableGrants.
+
+    ``next_position`` is the position of the page's last grant when more
+    grants follow, and None on the last page.
+    """
+    result: dict[str, Any] = {"Grants": entries, "Truncated": next_position is not None}
+    if next_position is not None:
+        result["NextMarker"] = encode_marker(marker_kind, str(next_position))
+    return result
 
 
 def to_epoch(value: datetime) -> float:

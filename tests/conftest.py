@@ -263,3 +263,19 @@ def fresh_server_factory(
 @pytest.fixture
 def kms(server: KeyLedgerServer) -> Any:
     return server.client()
+
+
+@pytest.fixture
+def moto_s3() -> Iterator[str]:
+    """Start a moto S3 server on loopback for one test; yield its endpoint URL."""
+    import httpx
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    # moto keeps its buckets in the process, shared by every server it starts.
+    httpx.post(endpoint + "/moto-api/reset", timeout=30).raise_for_status()
+    yield endpoint
+    server.stop()

@@ -13,26 +13,19 @@ from domain.principal import Caller
 from functions.keys import key_for_use
 from functions.services import Services
 from functions.wire import (
-    decode_marker,
-    encode_marker,
     grant_list_entry,
+    grant_list_response,
+    grant_page_request,
     reject_unsupported,
 )
 
-# ListGrants takes a Limit of 1 to 100 and defaults to 50, though the service
-# model allows up to 1000. A larger Limit gets at most 100 entries, which the
-# API permits: KMS "might return fewer" than the Limit.
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 100
 _MARKER_KIND = "grants"
 
 
 def handle(
     services: Services, caller: Caller, params: dict[str, Any]
 ) -> dict[str, Any]:
-    limit = min(params.get("Limit", DEFAULT_LIMIT), MAX_LIMIT)
-    marker = decode_marker(_MARKER_KIND, params.get("Marker"), str.isdecimal)
-    after_position = int(marker) if marker is not None else 0
+    limit, after_position = grant_page_request(params, _MARKER_KIND)
     # TODO: the GranteeServicePrincipal filter, once grants can name service
     # principals.
     reject_unsupported(params, "GranteeServicePrincipal")
@@ -53,10 +46,6 @@ def handle(
     ]
 
     page, truncated = grants[:limit], len(grants) > limit
-    result: dict[str, Any] = {
-        "Grants": [grant_list_entry(grant, key) for grant in page],
-        "Truncated": truncated,
-    }
-    if truncated:
-        result["NextMarker"] = encode_marker(_MARKER_KIND, str(page[-1].position))
-    return result
+    entries = [grant_list_entry(grant, key) for grant in page]
+    next_position = page[-1].position if truncated else None
+    return grant_list_response(_MARKER_KIND, entries, next_position)

@@ -15,24 +15,19 @@ from domain.principal import Caller
 from functions.access import access_denied, authorize_account
 from functions.services import Services
 from functions.wire import (
-    decode_marker,
-    encode_marker,
     grant_list_entry,
+    grant_list_response,
+    grant_page_request,
     reject_unsupported,
 )
 
-# The same Limit rule as ListGrants: 1 to 100, default 50.
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 100
 _MARKER_KIND = "retirable-grants"
 
 
 def handle(
     services: Services, caller: Caller, params: dict[str, Any]
 ) -> dict[str, Any]:
-    limit = min(params.get("Limit", DEFAULT_LIMIT), MAX_LIMIT)
-    marker = decode_marker(_MARKER_KIND, params.get("Marker"), str.isdecimal)
-    after_position = int(marker) if marker is not None else 0
+    limit, after_position = grant_page_request(params, _MARKER_KIND)
     # TODO: the RetiringServicePrincipal filter, once grants can name service
     # principals.
     reject_unsupported(params, "RetiringServicePrincipal")
@@ -60,7 +55,5 @@ def handle(
         grant = key.grants.get(row.grant_id) if key is not None else None
         if key is not None and grant is not None:
             entries.append(grant_list_entry(grant, key))
-    result: dict[str, Any] = {"Grants": entries, "Truncated": truncated}
-    if truncated:
-        result["NextMarker"] = encode_marker(_MARKER_KIND, str(page[-1].position))
-    return result
+    next_position = page[-1].position if truncated else None
+    return grant_list_response(_MARKER_KIND, entries, next_position)

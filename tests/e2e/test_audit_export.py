@@ -12,19 +12,16 @@ import base64
 import gzip
 import hashlib
 import json
-import os
 import re
-import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.conftest import keyledger_command
+from tests.e2e.audit_helpers import advance, keyledger_audit
 
 LOG_FILE_PATH = re.compile(
     r"AWSLogs/(?P<account>\d{12})/CloudTrail/(?P<region>[a-z0-9-]+)/"
@@ -41,33 +38,10 @@ DIGEST_FILE_PATH = re.compile(
 BUCKET = "amzn-s3-demo-bucket"
 
 
-def advance_dev_clock(server: Any, seconds: float) -> None:
-    response = httpx.post(
-        server.endpoint + "/_keyledger/dev-clock", json={"Seconds": seconds}, timeout=60
-    )
-    assert response.status_code == 200, response.text
-
-
 def run_export(
     server: Any, *arguments: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    command = [
-        *keyledger_command(),
-        "audit",
-        "export",
-        "--data-dir",
-        str(server.data_dir),
-        *arguments,
-    ]
-    if server.database_url:
-        command += ["--database-url", server.database_url]
-    return subprocess.run(
-        command,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **(env or {})},
-    )
+    return keyledger_audit(server, "export", *arguments, env=env)
 
 
 @pytest.fixture
@@ -78,10 +52,10 @@ def busy_server(fresh_server_factory: Callable[..., Any]) -> Any:
     key_id = kms.create_key(Description="export")["KeyMetadata"]["KeyId"]
     for _ in range(3):
         kms.encrypt(KeyId=key_id, Plaintext=b"not in the trail")
-    advance_dev_clock(server, 400)
+    advance(server, 400)
     kms.describe_key(KeyId=key_id)
     server.client(region="eu-west-1").list_keys()
-    advance_dev_clock(server, 3700)
+    advance(server, 3700)
     kms.list_keys()
     return server
 
@@ -168,23 +142,6 @@ def test_export_again_changes_nothing(busy_server: Any, tmp_path: Path) -> None:
     assert again.returncode == 0, again.stderr
     assert read_tree(out) == before
     assert f"({len(before)} of them unchanged)" in again.stdout
-
-
-@pytest.fixture
-def moto_s3() -> Iterator[str]:
-    """A moto S3 server bound to loopback, started and stopped by this test."""
-    from moto.server import ThreadedMotoServer
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    # moto keeps its buckets in the process, shared by every server it starts.
-    httpx.post(endpoint + "/moto-api/reset", timeout=30).raise_for_status()
-    yield endpoint
-    server.stop()
 
 
 def s3_client(endpoint: str) -> Any:

@@ -8,49 +8,22 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+
+from tests.e2e.audit_helpers import advance, keyledger_audit
 
 ROOT_ARN = "arn:aws:iam::111122223333:root"
 APP_ARN = "arn:aws:iam::111122223333:user/app"
 DAY_SECONDS = 86400
 
 
-def keyledger_audit(server: Any, *arguments: str) -> subprocess.CompletedProcess[str]:
-    """Run ``keyledger audit ...`` on the store of ``server``."""
-    command = [
-        str(Path(sys.executable).with_name("keyledger")),
-        "audit",
-        *arguments,
-        "--data-dir",
-        str(server.data_dir),
-    ]
-    if server.database_url:
-        command += ["--database-url", server.database_url]
-    return subprocess.run(
-        command, capture_output=True, text=True, timeout=120, check=False
-    )
-
-
 def json_lines(result: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
     assert result.returncode == 0, result.stderr
     return [json.loads(line) for line in result.stdout.splitlines()]
-
-
-def advance(server: Any, seconds: float) -> float:
-    response = httpx.post(
-        server.endpoint + "/_keyledger/dev-clock",
-        json={"Seconds": seconds},
-        timeout=60,
-    )
-    assert response.status_code == 200, response.content
-    now: float = json.loads(response.content)["Now"]
-    return now
 
 
 def last_key_id(record: dict[str, Any]) -> str:

@@ -11,13 +11,10 @@ server still running, and compares.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import httpx
+from tests.e2e.audit_helpers import advance, keyledger_audit
 
 DAY_SECONDS = 86400
 APP_ARN = "arn:aws:iam::111122223333:user/app"
@@ -36,33 +33,6 @@ CUSTOM_POLICY = json.dumps(
         ],
     }
 )
-
-
-def keyledger_audit(server: Any, *arguments: str) -> subprocess.CompletedProcess[str]:
-    command = [
-        str(Path(sys.executable).with_name("keyledger")),
-        "audit",
-        *arguments,
-        "--data-dir",
-        str(server.data_dir),
-    ]
-    if server.database_url:
-        command += ["--database-url", server.database_url]
-    return subprocess.run(
-        command, capture_output=True, text=True, timeout=120, check=False
-    )
-
-
-def advance(server: Any, seconds: float) -> float:
-    """Move the server's clock (which also runs its sweep); return its time."""
-    response = httpx.post(
-        server.endpoint + "/_keyledger/dev-clock",
-        json={"Seconds": seconds},
-        timeout=60,
-    )
-    assert response.status_code == 200, response.content
-    now: float = json.loads(response.content)["Now"]
-    return now
 
 
 def snapshot(raw: Any, key_id: str) -> dict[str, Any]:

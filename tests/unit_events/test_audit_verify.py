@@ -29,14 +29,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from domain.crypto import CryptoService
 from domain.key import Key
 from events.audit import AuditEntry, canonical_json, chain_hash, current_source
+from events.audit_digests import digest_document
 from events.audit_signing import (
     AuditSigner,
     SigningKeyMismatch,
-    digest_document,
     load_public_key,
     public_key_fingerprint,
     public_key_pem,
 )
+from events.audit_tampering import Problem
 from events.audit_verification import verify_trail
 from events.projection import SealingKeyRow
 from events.store import SQLITE_FILE_NAME, Store
@@ -136,6 +137,13 @@ class Trail:
     def verify(self, **options: Any) -> Any:
         public_key = self.signer.private_key().public_key()
         return verify_trail(self.store, public_key, page_size=17, **options)
+
+    def problem(self, **options: Any) -> Problem:
+        """Verify, and return the problem found; the trail must not verify."""
+        report = self.verify(**options)
+        assert report.problem is not None, "the trail verified as intact"
+        problem: Problem = report.problem
+        return problem
 
     # Changing the database directly.
 
@@ -318,10 +326,9 @@ def test_range_checks_only_its_records(trail: Trail) -> None:
 def test_range_catches_change_inside_it(trail: Trail) -> None:
     trail.edit_record(65)
 
-    report = trail.verify(from_seq=60, to_seq=70)
+    problem = trail.problem(from_seq=60, to_seq=70)
 
-    assert report.problem is not None
-    assert report.problem.message == "record 65 was changed"
+    assert problem.message == "record 65 was changed"
 
 
 # Records changed, removed, inserted, reordered.
@@ -330,34 +337,31 @@ def test_range_catches_change_inside_it(trail: Trail) -> None:
 def test_edited_record_is_named(trail: Trail) -> None:
     trail.edit_record(30)
 
-    report = trail.verify()
+    problem = trail.problem()
 
-    assert report.problem is not None
-    assert report.problem.kind == "record_changed"
-    assert report.problem.seq == 30
-    assert report.problem.message == "record 30 was changed"
-
-
-def test_edit_with_recomputed_chain_fails_signed_digest(trail: Trail) -> None:
-    trail.edit_record(30)
-    trail.recompute_chain_from(30)
-
-    report = trail.verify()
-
-    assert report.problem is not None
-    assert report.problem.kind == "digest_mismatch"
-    assert report.problem.digest_number == 1
-    assert report.problem.message == "records 1-51 do not match signed digest 1"
+    assert problem.kind == "record_changed"
+    assert problem.seq == 30
+    assert problem.message == "record 30 was changed"
 
 
-def test_edit_in_second_digest_names_second_digest(trail: Trail) -> None:
-    trail.edit_record(80)
-    trail.recompute_chain_from(80)
+@pytest.mark.parametrize(
+    ("seq", "digest_number", "message"),
+    [
+        (30, 1, "records 1-51 do not match signed digest 1"),
+        (80, 2, "records 52-102 do not match signed digest 2"),
+    ],
+)
+def test_edit_with_recomputed_chain_fails_signed_digest(
+    trail: Trail, seq: int, digest_number: int, message: str
+) -> None:
+    trail.edit_record(seq)
+    trail.recompute_chain_from(seq)
 
-    report = trail.verify()
+    problem = trail.problem()
 
-    assert report.problem is not None
-    assert report.problem.message == "records 52-102 do not match signed digest 2"
+    assert problem.kind == "digest_mismatch"
+    assert problem.digest_number == digest_number
+    assert problem.message == message
 
 
 def test_unsigned_rewrite_goes_undetected(
@@ -379,10 +383,9 @@ def test_edit_of_last_record_without_head_is_caught(trail: Trail) -> None:
     rehashed = chain_hash(row["prev_hash"], 122, row["record"], row["event_hashes"])
     trail.sql("UPDATE keyledger_audit SET hash = ? WHERE seq = 122", (rehashed,))
 
-    report = trail.verify()
+    problem = trail.problem()
 
-    assert report.problem is not None
-    assert report.problem.message == (
+    assert problem.message == (
         "record 122 was changed: the chain head does not match it"
     )
 
@@ -390,20 +393,18 @@ def test_edit_of_last_record_without_head_is_caught(trail: Trail) -> None:
 def test_deleted_record_is_missing(trail: Trail) -> None:
     trail.sql("DELETE FROM keyledger_audit WHERE seq = 30")
 
-    report = trail.verify()
+    problem = trail.problem()
 
-    assert report.problem is not None
-    assert report.problem.kind == "record_missing"
-    assert report.problem.message == "record 30 is missing"
+    assert problem.kind == "record_missing"
+    assert problem.message == "record 30 is missing"
 
 
 def test_deleted_records_are_named_as_range(trail: Trail) -> None:
     trail.sql("DELETE FROM keyledger_audit WHERE seq >= 30 AND seq <= 33")
 
-    report = trail.verify()
+    problem = trail.problem()
 
-    assert report.problem is not None
-    assert report.problem.message == "records 30-33 are missing"
+    assert problem.message == "records 30-33 are missing"
 
 
 def test_inserted_record_is_named(trail: Trail) -> None:
@@ -431,11 +432,10 @@ def test_inserted_record_is_named(trail: Trail) -> None:
         ),
     )
 
-    report = trail.verify()
+    problem = trail.problem()
 
-    assert report.problem is not None
-    assert report.problem.kind == "record_inserted"
-    assert report.problem.message == "record 30 was inserted"
+    assert problem.kind == "record_inserted"
+    assert problem.message == "record 30 was inserted"
 
 
 def test_swapped_records_are_reordered(trail: Trail) -> None:
@@ -448,11 +448,10 @@ def test_swapped_records_are_reordered(trail: Trail) -> None:
             f"UPDATE keyledger_audit SET {assignments} WHERE seq = ?", (*values, seq)
         )
 
-    report = trail.verify()
+    problem = trail.problem()
 
-    assert report.problem is not None
-    assert report.problem.kind == "record_reordered"
-    assert report.problem.message == "record 30 was inserted or reordered"
+    assert problem.kind == "record_reordered"
+    assert problem.message == "record 30 was inserted or reordered"
 
 
 def test_changed_column_is_caught(trail: Trail) -> None:
@@ -462,11 +461,10 @@ def test_changed_column_is_caught(trail: Trail) -> None:
         (str(uuid.uuid4()),),
     )
 
-    report = trail.verify()
+    problem = trail.problem()
 
-    assert report.problem is not None
-    assert report.problem.seq == 102
-    assert report.problem.message == (
+    assert problem.seq == 102
+    assert problem.message == (
         "record 102 was changed: its key_id column does not match the chained record"
     )
 
@@ -477,11 +475,10 @@ def test_changed_column_is_caught(trail: Trail) -> None:
 def test_tail_cut_before_last_digest_is_caught(trail: Trail) -> None:
     trail.cut_after(80)
 
-    report = trail.verify()
+    problem = trail.problem()
 
-    assert report.problem is not None
-    assert report.problem.kind == "records_missing"
-    assert report.problem.message == (
+    assert problem.kind == "records_missing"
+    assert problem.message == (
         "records after 80 are missing: signed digest 2 covers up to 102"
     )
 
@@ -489,10 +486,9 @@ def test_tail_cut_before_last_digest_is_caught(trail: Trail) -> None:
 def test_tail_cut_without_moving_head_is_caught(trail: Trail) -> None:
     trail.sql("DELETE FROM keyledger_audit WHERE seq > 110")
 
-    report = trail.verify()
+    problem = trail.problem()
 
-    assert report.problem is not None
-    assert report.problem.message == (
+    assert problem.message == (
         "records after 110 are missing: the chain head is at 122"
     )
 
@@ -514,11 +510,10 @@ def test_tail_cut_after_last_digest_goes_undetected(trail: Trail) -> None:
 def test_deleted_digest_is_missing(trail: Trail) -> None:
     trail.sql("DELETE FROM keyledger_audit_digests WHERE number = 1")
 
-    report = trail.verify()
+    problem = trail.problem()
 
-    assert report.problem is not None
-    assert report.problem.kind == "digest_missing"
-    assert report.problem.message == "signed digest 1 is missing"
+    assert problem.kind == "digest_missing"
+    assert problem.message == "signed digest 1 is missing"
 
 
 def test_changed_digest_document_has_invalid_signature(trail: Trail) -> None:
@@ -527,20 +522,18 @@ def test_changed_digest_document_has_invalid_signature(trail: Trail) -> None:
         " '\"lastSequenceNumber\":51', '\"lastSequenceNumber\":50') WHERE number = 1"
     )
 
-    report = trail.verify()
+    problem = trail.problem()
 
-    assert report.problem is not None
-    assert report.problem.kind == "digest_invalid"
-    assert report.problem.message == "signed digest 1 has an invalid signature"
+    assert problem.kind == "digest_invalid"
+    assert problem.message == "signed digest 1 has an invalid signature"
 
 
 def test_digest_column_changed_is_caught(trail: Trail) -> None:
     trail.sql("UPDATE keyledger_audit_digests SET last_seq = 50 WHERE number = 1")
 
-    report = trail.verify()
+    problem = trail.problem()
 
-    assert report.problem is not None
-    assert report.problem.message == (
+    assert problem.message == (
         "signed digest 1 was changed: its lastSequenceNumber does not match its "
         "columns or the digest before it"
     )
@@ -621,12 +614,11 @@ def test_edited_lifecycle_event_is_caught(trail: Trail) -> None:
         (changed, trail.originator_id()),
     )
 
-    report = trail.verify()
+    problem = trail.problem()
 
-    assert report.problem is not None
-    assert report.problem.kind == "event_changed"
-    assert report.problem.seq == 1
-    assert report.problem.message == (
+    assert problem.kind == "event_changed"
+    assert problem.seq == 1
+    assert problem.message == (
         f"stored event {trail.key.key_id}/1 was changed (record 1 names it)"
     )
 
@@ -644,11 +636,10 @@ def test_event_inserted_into_key_stream_is_caught(trail: Trail) -> None:
         (trail.originator_id(), topic, bytes(state)),
     )
 
-    report = trail.verify()
+    problem = trail.problem()
 
-    assert report.problem is not None
-    assert report.problem.kind == "event_unreferenced"
-    assert report.problem.message == (
+    assert problem.kind == "event_unreferenced"
+    assert problem.message == (
         f"stored event {trail.key.key_id}/3 is not in the audit trail: it was "
         "inserted into the key's stream directly"
     )
@@ -661,11 +652,10 @@ def test_deleted_lifecycle_event_is_caught(trail: Trail) -> None:
         (trail.originator_id(),),
     )
 
-    report = trail.verify()
+    problem = trail.problem()
 
-    assert report.problem is not None
-    assert report.problem.kind == "event_missing"
-    assert report.problem.seq == 102
+    assert problem.kind == "event_missing"
+    assert problem.seq == 102
 
 
 # Signing.

@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from domain.clock import AdjustableClock
@@ -300,7 +299,7 @@ def append_records(services: Services, rows: list[tuple[str, str, str]]) -> None
 
 
 def stored_records(services: Services) -> dict[int, Any]:
-    rows = services.store._read("SELECT seq, record FROM keyledger_audit", ())
+    rows = services.store.read("SELECT seq, record FROM keyledger_audit", ())
     return {int(row["seq"]): json.loads(row["record"]) for row in rows}
 
 
@@ -503,34 +502,15 @@ def test_digest_file_carries_covering_keyledger_digest(
     assert all(value == [expected] for value in covered.values())
 
 
-@pytest.fixture
-def s3_endpoint() -> Any:
-    """A moto S3 server on loopback, so no request can reach AWS."""
-    import socket
-
-    from moto.server import ThreadedMotoServer
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    # moto keeps its buckets in the process, shared by every server it starts.
-    httpx.post(endpoint + "/moto-api/reset", timeout=30).raise_for_status()
-    yield endpoint
-    server.stop()
-
-
-def test_export_to_s3_puts_every_file(services: Services, s3_endpoint: str) -> None:
+def test_export_to_s3_puts_every_file(services: Services, moto_s3: str) -> None:
     import boto3
 
-    s3 = boto3.client("s3", region_name="us-east-1", endpoint_url=s3_endpoint)
+    s3 = boto3.client("s3", region_name="us-east-1", endpoint_url=moto_s3)
     s3.create_bucket(Bucket="amzn-s3-demo-bucket")
 
     export_trail(
         services.store,
-        S3Destination("amzn-s3-demo-bucket", "trail", s3_endpoint),
+        S3Destination("amzn-s3-demo-bucket", "trail", moto_s3),
         ExportRange(),
         "t1",
     )
@@ -550,11 +530,11 @@ def test_export_to_s3_puts_every_file(services: Services, s3_endpoint: str) -> N
         assert hashlib.sha256(log_text).hexdigest() == entry["hashValue"]
 
 
-def test_export_to_missing_bucket_fails(services: Services, s3_endpoint: str) -> None:
+def test_export_to_missing_bucket_fails(services: Services, moto_s3: str) -> None:
     with pytest.raises(ExportFailed, match="NoSuchBucket"):
         export_trail(
             services.store,
-            S3Destination("missing-bucket", "", s3_endpoint),
+            S3Destination("missing-bucket", "", moto_s3),
             ExportRange(),
             "t1",
         )

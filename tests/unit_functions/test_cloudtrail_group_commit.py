@@ -17,50 +17,16 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
-
 from domain.clock import AdjustableClock
 from events.audit import GENESIS_HASH, AuditEntry, chain_hash
-from functions import protocol
 from functions.services import Services
 
-REGION = "us-east-1"
-HOST = "kms.us-east-1.keyledger.test"
+from .conftest import serve_signed
+
 CONCURRENT_REQUESTS = 32
 # Each batch write waits this long, so requests arriving meanwhile queue up
 # for the next transaction instead of each getting one of its own.
 SLOW_WRITE_SECONDS = 0.05
-
-
-def serve(services: Services, action: str, params: dict[str, Any]) -> tuple[int, bytes]:
-    """Sign a request as boto3 would and serve it; return status and body."""
-    body = json.dumps(params).encode("utf-8")
-    request = AWSRequest(
-        method="POST",
-        url=f"https://{HOST}/",
-        data=body,
-        headers={
-            "Host": HOST,
-            "Content-Type": "application/x-amz-json-1.1",
-            "X-Amz-Target": f"TrentService.{action}",
-        },
-    )
-    SigV4Auth(Credentials("test", "test"), "kms", REGION).add_auth(request)
-    response = protocol.handle(
-        services,
-        protocol.HttpRequest(
-            method="POST",
-            path="/",
-            query_string="",
-            headers=[
-                (name.lower(), str(value)) for name, value in request.headers.items()
-            ],
-            body=body,
-        ),
-    )
-    return response.status, response.body
 
 
 class CountingWrites:
@@ -89,7 +55,7 @@ def counted(services: Services) -> CountingWrites:
 
 
 def chain_rows(services: Services) -> list[Any]:
-    return services.store._read(
+    return services.store.read(
         "SELECT seq, record, event_hashes, prev_hash, hash FROM keyledger_audit"
         " ORDER BY seq",
         (),
@@ -100,7 +66,7 @@ def test_concurrent_records_share_transactions(
     open_services: Callable[[AdjustableClock], Services],
 ) -> None:
     services = open_services(AdjustableClock())
-    status, body = serve(services, "CreateKey", {})
+    status, body = serve_signed(services, "CreateKey", {})
     assert status == 200
     key_id = json.loads(body)["KeyMetadata"]["KeyId"]
     counter = counted(services)
@@ -109,7 +75,7 @@ def test_concurrent_records_share_transactions(
     with ThreadPoolExecutor(max_workers=CONCURRENT_REQUESTS) as pool:
         outcomes = list(
             pool.map(
-                lambda _: serve(
+                lambda _: serve_signed(
                     services, "Encrypt", {"KeyId": key_id, "Plaintext": plaintext}
                 ),
                 range(CONCURRENT_REQUESTS),
@@ -138,11 +104,11 @@ def test_failed_batch_fails_its_requests(
     open_services: Callable[[AdjustableClock], Services],
 ) -> None:
     services = open_services(AdjustableClock())
-    status, body = serve(services, "CreateKey", {})
+    status, body = serve_signed(services, "CreateKey", {})
     key_id = json.loads(body)["KeyMetadata"]["KeyId"]
     plaintext = b"must not leave without a record"
     blob = json.loads(
-        serve(
+        serve_signed(
             services,
             "Encrypt",
             {"KeyId": key_id, "Plaintext": base64.b64encode(plaintext).decode()},
@@ -151,7 +117,7 @@ def test_failed_batch_fails_its_requests(
     counter = counted(services)
     counter.fail_names.add("Decrypt")
 
-    status, body = serve(services, "Decrypt", {"CiphertextBlob": blob})
+    status, body = serve_signed(services, "Decrypt", {"CiphertextBlob": blob})
 
     assert status == 500
     assert json.loads(body)["__type"] == "KMSInternalException"

@@ -18,61 +18,28 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from domain.clock import AdjustableClock
 from domain.key_import import wrapping_key_sealing_id
-from functions import protocol
 from functions.services import Services
 from functions.settings import Settings
 from functions.sweep import run_sweep
 
-REGION = "us-east-1"
-HOST = "kms.us-east-1.keyledger.test"
-AMZ_JSON = "application/x-amz-json-1.1"
+from .conftest import serve_signed
+
 DAY = timedelta(days=1)
-BACKENDS = [
-    name.strip()
-    for name in os.environ.get("KEYLEDGER_TEST_BACKENDS", "sqlite,postgres").split(",")
-    if name.strip()
-]
 OAEP_SHA_256 = padding.OAEP(padding.MGF1(hashes.SHA256()), hashes.SHA256(), None)
 
 
 def serve(
     services: Services, action: str, params: dict[str, Any]
 ) -> tuple[int, dict[str, Any]]:
-    """Sign a request as boto3 would and serve it; return status and body."""
-    body = json.dumps(params).encode("utf-8")
-    request = AWSRequest(
-        method="POST",
-        url=f"https://{HOST}/",
-        data=body,
-        headers={
-            "Host": HOST,
-            "Content-Type": AMZ_JSON,
-            "X-Amz-Target": f"TrentService.{action}",
-        },
-    )
-    SigV4Auth(Credentials("test", "test"), "kms", REGION).add_auth(request)
-    response = protocol.handle(
-        services,
-        protocol.HttpRequest(
-            method="POST",
-            path="/",
-            query_string="",
-            headers=[
-                (name.lower(), str(value)) for name, value in request.headers.items()
-            ],
-            body=body,
-        ),
-    )
-    result: dict[str, Any] = json.loads(response.body)
-    return response.status, result
+    """Serve a signed request; return the status and the decoded body."""
+    status, body = serve_signed(services, action, params)
+    result: dict[str, Any] = json.loads(body)
+    return status, result
 
 
 def call(services: Services, action: str, params: dict[str, Any]) -> dict[str, Any]:

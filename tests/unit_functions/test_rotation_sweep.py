@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -18,59 +17,26 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 
 from domain.clock import AdjustableClock
 from domain.rotation import RotationType
 from events.projection import SealingKeyRow
-from functions import protocol
 from functions.app import create_app
 from functions.services import Services
 from functions.settings import Settings
 from functions.sweep import run_sweep
 
-REGION = "us-east-1"
-HOST = "kms.us-east-1.keyledger.test"
-AMZ_JSON = "application/x-amz-json-1.1"
+from .conftest import serve_signed
+
 DAY = timedelta(days=1)
 WAIT_FOR_TIMER_SECONDS = 20
-BACKENDS = [
-    name.strip()
-    for name in os.environ.get("KEYLEDGER_TEST_BACKENDS", "sqlite,postgres").split(",")
-    if name.strip()
-]
 
 
 def call(services: Services, action: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Sign a request as boto3 would and serve it; it must succeed."""
-    body = json.dumps(params).encode("utf-8")
-    request = AWSRequest(
-        method="POST",
-        url=f"https://{HOST}/",
-        data=body,
-        headers={
-            "Host": HOST,
-            "Content-Type": AMZ_JSON,
-            "X-Amz-Target": f"TrentService.{action}",
-        },
-    )
-    SigV4Auth(Credentials("test", "test"), "kms", REGION).add_auth(request)
-    response = protocol.handle(
-        services,
-        protocol.HttpRequest(
-            method="POST",
-            path="/",
-            query_string="",
-            headers=[
-                (name.lower(), str(value)) for name, value in request.headers.items()
-            ],
-            body=body,
-        ),
-    )
-    result: dict[str, Any] = json.loads(response.body)
-    assert response.status == 200, (action, result)
+    """Serve a signed request; it must succeed."""
+    status, body = serve_signed(services, action, params)
+    result: dict[str, Any] = json.loads(body)
+    assert status == 200, (action, result)
     return result
 
 
