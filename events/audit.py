@@ -160,10 +160,12 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def event_hash(originator_id: str, version: int, topic: str, state: bytes) -> str:
+def event_hash(originator_id: str, version: int, topic: str, state: bytes | str) -> str:
     """Hash one stored lifecycle event, as it is on disk."""
     digest = hashlib.sha256(f"{originator_id}\n{version}\n{topic}\n".encode())
-    digest.update(state)
+    # The library stores bytes; text in its place (an edit made with a SQL
+    # string) hashes as its UTF-8 bytes, so it is reported as a change.
+    digest.update(state.encode() if isinstance(state, str) else state)
     return digest.hexdigest()
 
 

@@ -35,8 +35,11 @@ def stored_event_hashes(store: Store, page_size: int) -> dict[tuple[str, int], s
         for row in rows:
             originator_id = str(uuid.UUID(str(row["originator_id"])))
             version = int(row["originator_version"])
+            state = row["state"]
+            if isinstance(state, memoryview):
+                state = bytes(state)
             hashes[(originator_id, version)] = event_hash(
-                originator_id, version, str(row["topic"]), bytes(row["state"])
+                originator_id, version, str(row["topic"]), state
             )
         if len(rows) < page_size:
             break

@@ -112,11 +112,38 @@ def verify_trail(
             last = min(int(covering), head.seq)
     whole = first == 1 and last == head.seq
     report = VerificationReport(first_seq=first, last_seq=last, whole_trail=whole)
+    if first > last and not whole:
+        # The range holds no record of the trail, so there is nothing to check.
+        return report
     try:
         _walk(store, public_key, newest, head.seq, report, page_size, head.hash)
+        if whole:
+            _check_nothing_after_head(store)
     except Tampered as error:
         report.problem = error.problem
     return report
+
+
+def _check_nothing_after_head(store: Store) -> None:
+    """Raise Tampered if a record lies past the chain's end.
+
+    A writer appends records and moves the head in one transaction, so a
+    record past the head is one that no writer made, unless it committed
+    between the reads: the head is read once more to tell.
+    """
+    head = read_head(store)
+    rows = store.read(
+        "SELECT MIN(seq) AS seq FROM keyledger_audit WHERE seq > ?", (head.seq,)
+    )
+    beyond = rows[0]["seq"] if rows else None
+    if beyond is None:
+        return
+    if int(beyond) > read_head(store).seq:
+        raise tampered(
+            "record_inserted",
+            f"record {beyond} was inserted: it lies past the chain head at {head.seq}",
+            seq=int(beyond),
+        )
 
 
 def _newest_digest_number(store: Store) -> int:

@@ -16,7 +16,7 @@ import re
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -259,6 +259,52 @@ class Store:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
             raise StoreUnavailable(str(error)) from error
+
+    def append_audit_to_empty_trail(
+        self, build: Callable[[], Sequence[tuple[AuditEntry, Sequence[str]]]]
+    ) -> bool:
+        """Append the records ``build`` returns if the trail has none yet.
+
+        The check and the append run in one transaction that holds the
+        chain's head, so of several processes starting at once only one
+        appends. Returns whether it did.
+        """
+        try:
+            if self.is_postgres:
+                return self._append_to_empty_trail_postgres(build)
+            connection = self._new_sqlite_connection()
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                (seq,) = connection.execute(
+                    "SELECT seq FROM keyledger_audit_head WHERE id = 1"
+                ).fetchone()
+                batch = build() if int(seq) == 0 else []
+                if batch:
+                    append_entries_batched(connection, batch)
+                connection.execute("COMMIT")
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            return bool(batch)
+        except (PersistenceError, sqlite3.Error) as error:
+            raise StoreUnavailable(str(error)) from error
+
+    def _append_to_empty_trail_postgres(
+        self, build: Callable[[], Sequence[tuple[AuditEntry, Sequence[str]]]]
+    ) -> bool:
+        from events.postgres_store import postgres_executor, postgres_row
+
+        with self._datastore.transaction(commit=True) as cursor:
+            execute = postgres_executor(cursor, self._datastore.schema)
+            execute("SELECT seq FROM keyledger_audit_head WHERE id = 1 FOR UPDATE", ())
+            row = postgres_row(cursor.fetchone())
+            if row is None or int(row[0]) != 0:
+                return False
+            batch = build()
+            if not batch:
+                return False
+            append_entries(execute, lambda: postgres_row(cursor.fetchone()), batch)
+        return True
 
     def _append_audit_postgres(
         self, batch: Sequence[tuple[AuditEntry, Sequence[str]]]

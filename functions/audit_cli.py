@@ -7,6 +7,7 @@ the same store flags as ``serve`` and may run while a server is running.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -35,7 +36,14 @@ def add_audit_parser(
 
 def open_services(arguments: argparse.Namespace) -> Services:
     """Open the store that the command's flags (or environment) name."""
+    from functions.audit_command import CommandError, require_store
     from functions.cli import settings_from
     from functions.services import build_services
 
-    return build_services(settings_from(arguments))
+    settings = settings_from(arguments)
+    try:
+        require_store(settings.data_dir, settings.database_url)
+    except CommandError as error:
+        print(f"keyledger audit: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    return build_services(settings, adopt_events=False)

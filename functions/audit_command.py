@@ -54,19 +54,27 @@ def open_store(arguments: argparse.Namespace) -> Store:
 
     An embedded store that does not exist is an error, not a new store.
     """
-    from events.store import SQLITE_FILE_NAME, Store
+    from events.store import Store
     from functions.cli import settings_from
 
     settings = settings_from(arguments)
-    if not settings.database_url:
-        path = Path(settings.data_dir) / SQLITE_FILE_NAME
+    require_store(settings.data_dir, settings.database_url)
+    return Store(
+        Path(settings.data_dir), settings.database_url, pool_size=2, pre_ping=False
+    )
+
+
+def require_store(data_dir: Path, database_url: str | None) -> None:
+    """Raise CommandError unless the embedded store exists: an audit command
+    must never start a new, empty store at a mistyped path."""
+    from events.store import SQLITE_FILE_NAME
+
+    if not database_url:
+        path = Path(data_dir) / SQLITE_FILE_NAME
         if not path.exists():
             raise CommandError(
                 f"no KeyLedger store at {path}; give --data-dir or --database-url"
             )
-    return Store(
-        Path(settings.data_dir), settings.database_url, pool_size=2, pre_ping=False
-    )
 
 
 def run_with_store(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -69,6 +70,14 @@ def register(
         type=_moment,
         help="check up to the last record at or before this time "
         "(ISO 8601 or epoch seconds)",
+    )
+    verify.add_argument(
+        "--expect-digest",
+        type=_positive_int,
+        metavar="N",
+        help="report the trail as tampered unless signed digest N is still "
+        "there: give the newest digest number from an earlier check or export, "
+        "so that deleting the newest digests and what they cover is caught",
     )
     verify.add_argument(
         "--format",
@@ -138,11 +147,15 @@ def run_verify(arguments: argparse.Namespace) -> int:
         return _error(str(error))
     except (StoreUnavailable, RootKeyMismatch, RootKeyError, OSError) as error:
         return _error(f"cannot open the store: {error}")
+    except (sqlite3.Error, OverflowError) as error:
+        # A table so damaged that it cannot be read as the store's tables.
+        return _error(f"cannot read the store: {error}")
 
 
 def _verify_with_key_file(arguments: argparse.Namespace) -> int:
     from events.audit_signing import load_public_key
     from events.store import Store
+    from functions.audit_command import CommandError, require_store
     from functions.cli import settings_from
 
     path: Path = arguments.public_key
@@ -153,6 +166,11 @@ def _verify_with_key_file(arguments: argparse.Namespace) -> int:
     except ValueError as error:
         raise _UsageError(f"{path}: {error}") from None
     settings = settings_from(arguments)
+    try:
+        require_store(settings.data_dir, settings.database_url)
+    except CommandError as error:
+        print(f"keyledger audit: {error}", file=sys.stderr)
+        return EXIT_USAGE
     store = Store(settings.data_dir, settings.database_url)
     try:
         return _check(store, public_key, arguments)
@@ -187,15 +205,36 @@ def _print_signing_key_problem(message: str, output_format: str) -> None:
 
 
 def _check(store: Store, public_key: Any, arguments: argparse.Namespace) -> int:
+    from events.audit_tampering import Problem
     from events.audit_verification import verify_trail
 
     from_seq, to_seq = _range(store, arguments)
     report = verify_trail(store, public_key, from_seq=from_seq, to_seq=to_seq)
+    newest = _newest_digest(store)
+    expected = arguments.expect_digest
+    if report.problem is None and expected is not None and newest < expected:
+        report.problem = Problem(
+            "digests_missing",
+            f"signed digest {expected} is missing: the newest left is {newest}, so "
+            "digests, and the records they covered, were removed",
+            digest_number=expected,
+        )
     if arguments.format == "json":
-        print(json.dumps(report.as_json()))
+        print(json.dumps({**report.as_json(), "newestDigest": newest}))
     else:
         print(_text(report))
+        if report.intact and newest:
+            print(
+                f"Newest signed digest: {newest}. Note it, and give "
+                f"--expect-digest {newest} to the next check."
+            )
     return EXIT_INTACT if report.intact else EXIT_TAMPERED
+
+
+def _newest_digest(store: Store) -> int:
+    rows = store.read("SELECT MAX(number) AS number FROM keyledger_audit_digests", ())
+    value = rows[0]["number"] if rows else None
+    return int(value) if value is not None else 0
 
 
 def _range(

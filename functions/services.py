@@ -11,6 +11,7 @@ from pathlib import Path
 from domain.clock import AdjustableClock, Clock, SystemClock
 from domain.crypto import CryptoService
 from events.audit import AuditWriter, LoopAuditBatcher
+from events.audit_adoption import adopt_existing_events
 from events.audit_signing import AuditSigner
 from events.root_key import load_or_create_root_key_file, root_key_from_environment
 from events.store import Store
@@ -73,7 +74,9 @@ class Services:
                 self.sweep_lock.release()
 
 
-def build_services(settings: Settings, clock: Clock | None = None) -> Services:
+def build_services(
+    settings: Settings, clock: Clock | None = None, *, adopt_events: bool = True
+) -> Services:
     """Open the store and wire every dependency from ``settings``."""
     if clock is None:
         clock = AdjustableClock() if settings.dev_clock else SystemClock()
@@ -103,6 +106,10 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     # clock and the server's, so it is checked against the wall clock even
     # when the dev clock has been moved forward.
     signature_clock = clock.wall_clock if isinstance(clock, AdjustableClock) else clock
+    if adopt_events:
+        # A store written before the audit trail gets its events referenced
+        # by the trail's first records; read-only commands leave it as it is.
+        adopt_existing_events(store, clock.now())
     audit_writer = AuditWriter(store.append_audit)
     return Services(
         settings=settings,
