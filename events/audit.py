@@ -163,8 +163,8 @@ def canonical_json(value: Any) -> str:
 def event_hash(originator_id: str, version: int, topic: str, state: bytes | str) -> str:
     """Hash one stored lifecycle event, as it is on disk."""
     digest = hashlib.sha256(f"{originator_id}\n{version}\n{topic}\n".encode())
-    # The library stores bytes; text in its place (an edit made with a SQL
-    # string) hashes as its UTF-8 bytes, so it is reported as a change.
+    # The library stores bytes. Text in their place, as an edit with a SQL
+    # string leaves, hashes as its UTF-8 bytes, so it shows as a change.
     digest.update(state.encode() if isinstance(state, str) else state)
     return digest.hexdigest()
 
@@ -214,31 +214,10 @@ def append_entries(
     execute(_LOCK_HEAD, ())
     execute(_READ_HEAD, ())
     row = fetch_one()
-    seq, prev_hash = int(row[0]), str(row[1])
-    for entry, references in entries:
-        seq += 1
-        hashes = json.dumps(list(references), separators=(",", ":"))
-        current = chain_hash(prev_hash, seq, entry.record, hashes)
-        execute(
-            _INSERT,
-            (
-                seq,
-                entry.event_id,
-                entry.event_time,
-                entry.account_id,
-                entry.region,
-                entry.event_name,
-                entry.principal_arn,
-                entry.key_id,
-                entry.error_code,
-                entry.record,
-                hashes,
-                prev_hash,
-                current,
-            ),
-        )
-        prev_hash = current
-    execute(_WRITE_HEAD, (seq, prev_hash))
+    rows, seq, last_hash = _chained_rows(int(row[0]), str(row[1]), entries)
+    for values in rows:
+        execute(_INSERT, values)
+    execute(_WRITE_HEAD, (seq, last_hash))
 
 
 def append_entries_batched(
@@ -248,8 +227,17 @@ def append_entries_batched(
     in as few calls into SQLite as possible: read the head, insert every row
     at once, write the head."""
     row = connection.execute(_READ_HEAD).fetchone()
-    seq, prev_hash = int(row[0]), str(row[1])
-    rows = []
+    rows, seq, last_hash = _chained_rows(int(row[0]), str(row[1]), entries)
+    connection.executemany(_INSERT, rows)
+    connection.execute(_WRITE_HEAD, (seq, last_hash))
+
+
+def _chained_rows(
+    seq: int, prev_hash: str, entries: Sequence[tuple[AuditEntry, Sequence[str]]]
+) -> tuple[list[tuple[Any, ...]], int, str]:
+    """Return the rows that extend the chain from its head at ``seq`` and
+    ``prev_hash``, with the new head's sequence number and hash."""
+    rows: list[tuple[Any, ...]] = []
     for entry, references in entries:
         seq += 1
         hashes = json.dumps(list(references), separators=(",", ":"))
@@ -272,12 +260,11 @@ def append_entries_batched(
             )
         )
         prev_hash = current
-    connection.executemany(_INSERT, rows)
-    connection.execute(_WRITE_HEAD, (seq, prev_hash))
+    return rows, seq, prev_hash
 
 
 class AuditSource(Protocol):
-    """What the request (or the sweep) in progress records when it saves events."""
+    """The source of the record that a request or sweep writes with its events."""
 
     def entry_for_save(self, aggregates: Sequence[Any]) -> AuditEntry | None:
         """Return the record to commit with these aggregates' events, or None

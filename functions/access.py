@@ -45,8 +45,8 @@ _ALGORITHM_MEMBER = {
 }
 # The values AWS puts in a condition key when the request leaves the member out.
 _DEFAULT_ALGORITHM = "SYMMETRIC_DEFAULT"
-# The most readings of an encryption context with keys that differ only by
-# case that the access check evaluates one by one.
+# The maximum number of readings of an encryption context whose keys differ
+# only by case that the access check evaluates, one by one.
 _MAX_READINGS = 64
 _DEFAULT_ROTATION_PERIOD_IN_DAYS = "365"
 _DEFAULT_PENDING_WINDOW_IN_DAYS = "30"
@@ -131,6 +131,8 @@ def key_request_context(
         values = _caller_keys(services, caller)
         if key is not None:
             _add_key_keys(services, key, values)
+        else:
+            _add_new_key_keys(params, values)
         _add_request_keys(permission, params, values)
         if request_alias is not None:
             values["kms:requestalias"] = request_alias
@@ -368,9 +370,10 @@ def _untag_keys(
     values["aws:tagkeys"] = tuple(params.get("TagKeys", ()))
 
 
-def _create_key_keys(
+def _new_key_attributes(
     params: Mapping[str, Any], values: dict[str, str | tuple[str, ...]]
 ) -> None:
+    """Add the key spec, usage, origin and Region kind that CreateKey asks for."""
     key_spec = (
         params.get("KeySpec")
         or params.get("CustomerMasterKeySpec")
@@ -380,6 +383,22 @@ def _create_key_keys(
     values["kms:keyusage"] = params.get("KeyUsage", "ENCRYPT_DECRYPT")
     values["kms:keyorigin"] = params.get("Origin", "AWS_KMS")
     values["kms:multiregion"] = "true" if params.get("MultiRegion") else "false"
+
+
+def _add_new_key_keys(
+    params: Mapping[str, Any], values: dict[str, str | tuple[str, ...]]
+) -> None:
+    """Add the resource keys of the key CreateKey is about to make."""
+    _new_key_attributes(params, values)
+    values["kms:resourcealiases"] = ()
+    for tag in params.get("Tags") or []:
+        values["aws:resourcetag/" + tag["TagKey"].lower()] = tag["TagValue"]
+
+
+def _create_key_keys(
+    params: Mapping[str, Any], values: dict[str, str | tuple[str, ...]]
+) -> None:
+    _new_key_attributes(params, values)
     _bypass_keys(params, values)
     _tag_keys(params, values)
 

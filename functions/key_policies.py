@@ -10,7 +10,7 @@ from domain.errors import MalformedPolicyDocumentException, NotFoundException
 from domain.key import Key
 from domain.policy import AccessRequest, Policy, PolicyKind
 from domain.principal import Caller
-from functions.access import RequestContext, key_request_context
+from functions.access import key_request_context
 from functions.services import Services
 
 DEFAULT_POLICY_NAME = "default"
@@ -59,8 +59,6 @@ def check_lockout(
         return
     principal = caller.principal
     context = key_request_context(services, caller, "PutKeyPolicy", key, params)
-    if key is None:
-        context = _with_new_key_keys(context, params)
     request = AccessRequest(
         principal_arn=principal.arn,
         principal_account=principal.account_id,
@@ -71,23 +69,3 @@ def check_lockout(
     key_account_id = key_arn.split(":")[4]
     if decide_for_key(principal, request, key_account_id, policy, lambda: False):
         raise MalformedPolicyDocumentException(LOCKOUT_MESSAGE)
-
-
-def _with_new_key_keys(
-    context: RequestContext, params: Mapping[str, Any]
-) -> RequestContext:
-    """Add the condition keys of the key CreateKey is about to make."""
-
-    def gather() -> dict[str, str | tuple[str, ...]]:
-        values = dict(context)
-        key_spec = params.get("KeySpec") or params.get("CustomerMasterKeySpec")
-        values["kms:keyspec"] = key_spec or "SYMMETRIC_DEFAULT"
-        values["kms:keyusage"] = params.get("KeyUsage", "ENCRYPT_DECRYPT")
-        values["kms:keyorigin"] = params.get("Origin", "AWS_KMS")
-        values["kms:multiregion"] = "true" if params.get("MultiRegion") else "false"
-        values["kms:resourcealiases"] = ()
-        for tag in params.get("Tags") or []:
-            values["aws:resourcetag/" + tag["TagKey"].lower()] = tag["TagValue"]
-        return values
-
-    return RequestContext(gather)
