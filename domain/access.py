@@ -59,8 +59,8 @@ def decide_for_key(
 ) -> DenialReason | None:
     """Decide an action on a KMS key; return None when it is allowed.
 
-    ``grant_allows`` is asked only when no policy allows, because on a busy key
-    the policies answer almost every request and grants are the rare path.
+    ``grant_allows`` is called only when no policy allows, because on a busy
+    key the policies decide almost every request and grants are the rare path.
     """
     by_key_policy = key_policy.evaluate(request)
     if by_key_policy is Match.DENY:

@@ -113,7 +113,7 @@ def verify_trail(
     whole = first == 1 and last == head.seq
     report = VerificationReport(first_seq=first, last_seq=last, whole_trail=whole)
     if first > last and not whole:
-        # The range holds no record of the trail, so there is nothing to check.
+        # The range contains no record of the trail, so nothing is checked.
         return report
     try:
         _walk(store, public_key, newest, head.seq, report, page_size, head.hash)

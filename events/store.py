@@ -166,7 +166,7 @@ class Store:
         # A process stopped before an erasure finished leaves it to the next
         # process, so each one checks once, on its first sweep.
         self._shred_pending = True
-        self._reader_connections: list[sqlite3.Connection] = []
+        self._own_connections: list[sqlite3.Connection] = []
         # The group commit's own connections, outside the library's pool: the
         # pool's bookkeeping and a generic transaction's statements each give
         # up and retake the GIL, and under load each retake waits.
@@ -175,7 +175,7 @@ class Store:
         self._loop_audit_connection: sqlite3.Connection | None = None
 
     def close(self) -> None:
-        for connection in self._reader_connections:
+        for connection in self._own_connections:
             connection.close()
         self._app.close()
 
@@ -265,7 +265,7 @@ class Store:
     ) -> bool:
         """Append the records ``build`` returns if the trail has none yet.
 
-        The check and the append run in one transaction that holds the
+        The check and the append run in one transaction that locks the
         chain's head, so of several processes starting at once only one
         appends. Returns whether it did.
         """
@@ -648,7 +648,7 @@ class Store:
         connection.execute("PRAGMA synchronous=FULL")
         connection.execute("PRAGMA secure_delete=ON")
         with self._cache_lock:
-            self._reader_connections.append(connection)
+            self._own_connections.append(connection)
         return connection
 
     @contextmanager

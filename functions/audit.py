@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future
 from datetime import datetime
 from typing import Any
 
@@ -285,11 +284,6 @@ def recording(audit: RequestAudit) -> Iterator[None]:
         current_source.reset(token)
 
 
-def current_request() -> RequestAudit | None:
-    source = current_source.get()
-    return source if isinstance(source, RequestAudit) else None
-
-
 def note_key(arn: str) -> None:
     """Record that the request in progress named this key, if one is."""
     source = current_source.get()
@@ -414,7 +408,3 @@ def outcome_entry(
     if audit.committed_event_id is not None or audit.caller is None:
         return None
     return audit.entry(result, error_code, error_message)
-
-
-def submit(writer: Any, entry: AuditEntry | None) -> Future[None] | None:
-    return None if entry is None else writer.submit(entry)

@@ -27,7 +27,7 @@ EXIT_USAGE = 2
 
 
 class _UsageError(Exception):
-    """The command cannot run as given; the message says what to change."""
+    """An error in the command's arguments, whose message names the fix."""
 
 
 def register(

@@ -14,7 +14,7 @@ The operator declares callers in a TOML file, one ``[[principals]]`` table each:
 The identity policy is the IAM policy attached to the principal: it grants
 what the principal may do where a key policy delegates to its account, and
 on actions that act on no key (CreateKey, ListKeys, ...). A principal
-without one is granted nothing by IAM. The account root holds every
+without one is granted nothing by IAM. The account root has every
 permission of its own account and takes no identity policy, as in IAM.
 
 Without a file, exactly one development credential exists (``test`` / ``test``,
@@ -163,9 +163,9 @@ class CredentialStore:
         """Tell whether a key policy may name this IAM user or role ARN.
 
         AWS refuses a key policy that names a principal that does not exist.
-        KeyLedger knows every principal of the accounts its credentials
-        declare, so there it refuses the others too; a principal of an
-        account it does not know may exist elsewhere and is accepted.
+        The credentials file declares every principal of its accounts, so
+        KeyLedger rejects the others there too. A principal of an account the
+        file does not declare may exist elsewhere, so it is accepted.
         """
         if arn in self._principal_arns:
             return True

@@ -95,8 +95,8 @@ def decrypt(
         params,
         request_alias,
         extra,
-        # A caller who named the key is told about that key; otherwise AWS
-        # names no resource, only the ciphertext.
+        # A caller who named the key gets an error naming that key. Otherwise
+        # AWS names no resource, only the ciphertext.
         denied_error=None
         if requested_key_id is not None
         else lambda: _blob_access_denied(caller, permission),
@@ -140,7 +140,7 @@ def _blob_access_denied(caller: Caller, permission: str) -> AccessDeniedExceptio
 
 
 def ignores_ciphertext(params: Mapping[str, Any]) -> bool:
-    """Tell whether a dry run asks for the access check alone (IGNORE_CIPHERTEXT)."""
+    """Tell whether a dry run requests the access check alone (IGNORE_CIPHERTEXT)."""
     return params.get("DryRun") is True and "IGNORE_CIPHERTEXT" in (
         params.get("DryRunModifiers") or ()
     )
@@ -162,8 +162,8 @@ def authorize_without_ciphertext(
     if text is None:
         key_id = key_id_of_blob(params.get("CiphertextBlob") or b"")
         if key_id is None:
-            # NOTE: AWS's answer to IGNORE_CIPHERTEXT without a key is not
-            # documented; without one there is no key to check access to.
+            # NOTE: AWS's response to IGNORE_CIPHERTEXT without a key is not
+            # documented. Without a key there is nothing to check access to.
             raise ValidationException(
                 f"{key_member} is required when DryRunModifiers contains "
                 "IGNORE_CIPHERTEXT and no valid CiphertextBlob names the key."

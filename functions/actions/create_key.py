@@ -62,7 +62,7 @@ def handle(
     _check_supported(params)
     authorize_account(services, caller, "CreateKey", params)
     if params.get("Tags"):
-        # AWS asks for kms:TagResource too when CreateKey carries tags.
+        # AWS requires kms:TagResource too when CreateKey carries tags.
         authorize_account(services, caller, "TagResource", params)
     tags = tags_from_wire(params.get("Tags", []))
     check_tag_count({}, tags)

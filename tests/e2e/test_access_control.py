@@ -358,7 +358,7 @@ def test_other_account_reaches_a_key_only_by_its_arn(
 
     assert error["Code"] == "NotFoundException"
     assert OTHER_ACCOUNT in error["Message"]
-    # Management actions never cross accounts, whatever the key policy says.
+    # Management actions never cross accounts, whatever the key policy allows.
     denied(partner.disable_key, PARTNER, "kms:DisableKey", KeyId=arn)
 
 
@@ -646,7 +646,7 @@ def test_key_policy_naming_an_undeclared_principal_is_refused(admin: Any) -> Non
     }
 
 
-# Every action asks before it acts.
+# Every action checks access before it acts.
 
 KEY_ACTIONS: list[tuple[str, str, Callable[[str, bytes], dict[str, Any]]]] = [
     ("describe_key", "kms:DescribeKey", lambda k, b: {"KeyId": k}),
