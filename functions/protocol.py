@@ -33,6 +33,7 @@ from events.audit import AuditEntry
 from events.store import ConcurrencyConflict, Store, StoreUnavailable
 from events.vault import KeyMaterialUnavailable
 from functions.audit import RequestAudit, outcome_entry, recording
+from functions.logs import info_line
 from functions.registry import (
     HANDLER_MODULES,
     WRITING_ACTIONS,
@@ -405,7 +406,7 @@ def _log(
         extra["key_arn"] = key_arn
     if error_type:
         extra["error_type"] = error_type
-    logger.info("request", extra=extra)
+    info_line(logger, "request", extra)
 
 
 def _key_arn_of(result: dict[str, Any] | None) -> str | None:
