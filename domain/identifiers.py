@@ -8,6 +8,7 @@ handler resolves through :func:`parse_key_reference` with the forms it allows.
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 from dataclasses import dataclass
@@ -60,6 +61,20 @@ def is_key_id(text: str) -> bool:
 
 def new_key_id() -> str:
     return str(uuid.uuid4())
+
+
+def random_uuid() -> str:
+    """Return a random (version 4) UUID as text, as ``str(uuid.uuid4())`` does.
+
+    Each request takes two (its request id and its record's event id), and
+    formatting the hex directly costs a third of building a UUID object.
+    """
+    text = os.urandom(16).hex()
+    # The version nibble is 4 and the variant's top two bits are 10.
+    variant = "89ab"[int(text[16], 16) & 3]
+    return (
+        f"{text[:8]}-{text[8:12]}-4{text[13:16]}-{variant}{text[17:20]}-{text[20:]}"
+    )
 
 
 def key_arn(region: str, account_id: str, key_id: str) -> str:

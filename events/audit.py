@@ -25,6 +25,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import orjson
+
 logger = logging.getLogger("keyledger.audit")
 
 GENESIS_HASH = "0" * 64
@@ -156,8 +158,21 @@ class AuditEntry:
 
 
 def canonical_json(value: Any) -> str:
-    """Serialize a record the one way its hash is computed over."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """Serialize a record the one way its hash is computed over.
+
+    Sorted keys, no spaces, text as UTF-8 rather than escapes: what
+    ``json.dumps(value, sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False)`` writes, for the strings, integers, booleans, nulls,
+    lists and objects records hold. orjson writes it in a tenth of the time,
+    which counts on every request. A value orjson refuses (an integer past
+    64 bits, say) goes to the json module instead.
+    """
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:
+        return json.dumps(
+            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
 
 
 def event_hash(originator_id: str, version: int, topic: str, state: bytes | str) -> str:

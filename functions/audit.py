@@ -9,6 +9,7 @@ the group-commit writer, and its response waits until the record is durable.
 from __future__ import annotations
 
 import contextlib
+import functools
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -17,7 +18,7 @@ from typing import Any
 from domain.alias import Alias
 from domain.ciphertext import parse_header
 from domain.errors import KMSError
-from domain.identifiers import key_arn
+from domain.identifiers import key_arn, random_uuid
 from domain.key import Key
 from events.audit import AuditEntry, canonical_json, current_source
 from functions import cloudtrail
@@ -160,7 +161,7 @@ class RequestAudit:
         user_agent: str,
     ) -> None:
         self.request_id = request_id
-        self.event_id = str(uuid.uuid4())
+        self.event_id = random_uuid()
         self.event_time = event_time
         self.source_ip = source_ip
         self.user_agent = user_agent
@@ -219,7 +220,7 @@ class RequestAudit:
             request_id=self.request_id,
             event_time=self.event_time,
             action=action,
-            identity=cloudtrail.user_identity(
+            identity=_user_identity(
                 principal.arn, principal.account_id, principal.access_key_id
             ),
             region=caller.region,
@@ -244,6 +245,14 @@ class RequestAudit:
             error_code=error_code,
             record=canonical_json(record),
         )
+
+
+@functools.lru_cache(maxsize=1024)
+def _user_identity(
+    principal_arn: str, account_id: str, access_key_id: str
+) -> dict[str, Any]:
+    # Built once per caller and shared by its records, which only read it.
+    return cloudtrail.user_identity(principal_arn, account_id, access_key_id)
 
 
 def _ordered_resources(

@@ -15,6 +15,8 @@ the reads.
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -51,7 +53,13 @@ RESOURCE_TYPE = "AWS::KMS::Key"
 
 def timestamp(moment: datetime) -> str:
     """Format a moment as CloudTrail's eventTime: UTC, whole seconds, Z."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _whole_second(math.floor(moment.timestamp()))
+
+
+@functools.lru_cache(maxsize=8)
+def _whole_second(seconds: int) -> str:
+    # Records come many to a second, so the formatted second is kept.
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def user_identity(

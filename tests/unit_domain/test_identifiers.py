@@ -9,6 +9,8 @@ ids begin with ``mrk-``.
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from domain.errors import NotFoundException
@@ -22,6 +24,7 @@ from domain.identifiers import (
     key_arn,
     new_key_id,
     parse_key_reference,
+    random_uuid,
 )
 
 KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -182,3 +185,16 @@ def test_new_key_ids_are_lowercase_uuids() -> None:
         assert is_key_id(key_id)
         assert key_id == key_id.lower()
         assert parse_key_reference(key_id).form is ReferenceForm.KEY_ID
+
+
+def test_random_uuid_is_version_4_text() -> None:
+    made = [random_uuid() for _ in range(2000)]
+
+    parsed = [uuid.UUID(text) for text in made]
+    assert all(value.version == 4 for value in parsed)
+    assert all(value.variant == uuid.RFC_4122 for value in parsed)
+    # The text is the canonical lower-case form, as str(uuid.uuid4()) gives.
+    assert [str(value) for value in parsed] == made
+    # All four variant digits (8, 9, a, b) occur, so no random bit is lost.
+    assert {text[19] for text in made} == set("89ab")
+    assert len(set(made)) == len(made)
