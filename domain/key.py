@@ -310,6 +310,10 @@ class Key(Aggregate):
     ) -> None:
         self.account_id = account_id
         self.region = region
+        # Requests read the id and the ARN several times each, and neither
+        # can change, so they are formatted once.
+        self.key_id = str(self.id)
+        self.arn = key_arn(region, account_id, self.key_id)
         self.description = description
         self.key_usage = key_usage
         self.key_spec = key_spec
@@ -400,14 +404,6 @@ class Key(Aggregate):
             sealed_key_material=sealed_key_material,
             policy=policy,
         )
-
-    @property
-    def key_id(self) -> str:
-        return str(self.id)
-
-    @property
-    def arn(self) -> str:
-        return key_arn(self.region, self.account_id, self.key_id)
 
     @property
     def creation_date(self) -> datetime:

@@ -14,11 +14,12 @@ import json
 import logging
 import random
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, NoReturn, cast
+
+import orjson
 
 from domain.errors import (
     DryRunOperationException,
@@ -28,6 +29,7 @@ from domain.errors import (
     UnknownOperationException,
     UnsupportedOperationException,
 )
+from domain.identifiers import random_uuid
 from domain.principal import Caller
 from events.audit import AuditEntry
 from events.store import ConcurrencyConflict, Store, StoreUnavailable
@@ -80,7 +82,7 @@ class HttpResponse:
 class Call:
     """One request on its way through the protocol layer, for the log line."""
 
-    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    request_id: str = field(default_factory=random_uuid)
     started: float = field(default_factory=time.perf_counter)
     action: str | None = None
     caller: Caller | None = None
@@ -115,14 +117,14 @@ def prepare(
     if action not in model_actions or (only_action and action != only_action):
         raise UnknownOperationException("")
     call.action = action
-    caller = services.verifier.verify(
+    call.caller = services.verifier.verify(
         request.method,
         request.path,
         request.query_string,
         request.headers,
         request.body,
+        request.source_ip,
     )
-    call.caller = replace(caller, source_ip=request.source_ip)
     audit = RequestAudit(
         call.request_id,
         services.clock.now(),
@@ -239,10 +241,25 @@ def _json_default(value: object) -> object:
 def render_result(result: dict[str, Any]) -> bytes:
     """Serialize a handler's result as the JSON body of the response.
 
-    Blobs (ciphertexts, plaintexts, data keys) are written as base64 text
-    directly: the base64 alphabet needs no JSON escaping, and scanning a
-    blob of several KiB for characters to escape would cost more than all
-    the rest of the body. Every other value goes through ``json.dumps``.
+    Blobs (ciphertexts, plaintexts, data keys) become base64 text and
+    timestamps epoch seconds. orjson writes the body in a fraction of the
+    json module's time; a value it refuses (an integer past 64 bits, say)
+    sends the whole body through :func:`_render_with_json` instead.
+    """
+    try:
+        return orjson.dumps(
+            result, default=_json_default, option=orjson.OPT_PASSTHROUGH_DATETIME
+        )
+    except TypeError:
+        return _render_with_json(result)
+
+
+def _render_with_json(result: dict[str, Any]) -> bytes:
+    """Serialize a result with the json module, writing blobs directly.
+
+    The base64 alphabet needs no JSON escaping, and scanning a blob of
+    several KiB for characters to escape would cost more than all the rest
+    of the body.
     """
     if not any(isinstance(value, bytes) for value in result.values()):
         return json.dumps(result, default=_json_default, separators=(",", ":")).encode()
