@@ -182,7 +182,7 @@ class SigV4Verifier:
         signing_key = self._signing_key(
             credential.secret_access_key, timestamp[:8], region
         )
-        expected = hmac.new(signing_key, string_to_sign, hashlib.sha256).hexdigest()
+        expected = hmac.digest(signing_key, string_to_sign, "sha256").hex()
         # compare_digest takes str only when it is ASCII, which the pattern ensures.
         signature = authorization.signature
         if not _SIGNATURE.fullmatch(signature):
@@ -371,6 +371,10 @@ def _signed_header_names(
     return names
 
 
+# Requests signed in the same second share their timestamp, and a client
+# signs with few credential scopes, so both parses are kept. A value that
+# fails raises, and is not kept.
+@functools.lru_cache(maxsize=256)
 def _parse_timestamp(timestamp: str) -> datetime:
     # The pattern check comes first because fromisoformat also accepts forms
     # that SigV4 does not, such as offsets and fractional seconds.
@@ -385,6 +389,7 @@ def _parse_timestamp(timestamp: str) -> datetime:
         ) from None
 
 
+@functools.lru_cache(maxsize=256)
 def _check_scope(credential: str, timestamp: str) -> tuple[str, str]:
     """Return the access key id and Region of a valid credential scope."""
     parts = credential.split("/")
