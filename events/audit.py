@@ -21,7 +21,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -300,85 +300,59 @@ class AuditUnavailable(Exception):
 
 
 # TODO: with every call audited, Encrypt, Decrypt and GenerateDataKey at
-# concurrency 8 reach about a quarter of the trivial endpoint's rate, where
-# the target is 40% (docs/benchmarks.md): each response waits for a commit.
+# concurrency 8 reach about a third of the trivial endpoint's rate, where the
+# target is 40% (docs/benchmarks.md).
 class LoopAuditBatcher:
     """Commits the records of an event loop's requests, batched per loop pass.
 
     The records submitted while the loop runs its ready callbacks are chained
-    and inserted by one callback on the loop, and their commit (the disk
-    write) runs on a thread of its own while the loop serves the next
-    requests, whose records wait for the following batch. Each hand-off of
-    a whole transaction to a thread waited on the scheduler, on a two-core
-    machine, at every retake of the GIL between its SQLite calls. When
-    another writer holds the SQLite file's lock, the batch goes to the audit
-    thread instead, so the loop never waits on it.
+    and committed together by one callback on the loop, which blocks the loop
+    for the disk write. Committing on a thread instead let the loop serve
+    other requests meanwhile, but every one of their SQLite calls then handed
+    the GIL to that thread and back: on two cores, the loop served about 8%
+    fewer requests. When another writer holds the SQLite file's lock, the
+    batch goes to the audit thread, so the loop never waits on it.
     """
 
     def __init__(
         self,
-        begin: Callable[[Sequence[AuditEntry]], bool],
-        commit: Callable[[], None],
+        append: Callable[[Sequence[AuditEntry]], bool],
         fallback: AuditWriter,
     ) -> None:
-        self._begin = begin
-        self._commit = commit
+        self._append = append
         self._fallback = fallback
         self._pending: list[tuple[AuditEntry, asyncio.Future[None]]] = []
         self._scheduled = False
-        self._committing = False
-        self._committer = ThreadPoolExecutor(1, thread_name_prefix="keyledger-commit")
 
     def submit(self, entry: AuditEntry) -> asyncio.Future[None]:
         """Queue a record; the future completes once it is durable."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         self._pending.append((entry, future))
-        if not self._scheduled and not self._committing:
+        if not self._scheduled:
             self._scheduled = True
             loop.call_soon(self._flush)
         return future
 
-    def close(self) -> None:
-        self._committer.shutdown(wait=True)
-
     def _flush(self) -> None:
         self._scheduled = False
-        if self._committing or not self._pending:
-            return
         batch, self._pending = self._pending, []
+        if not batch:
+            return
         try:
-            begun = self._begin([entry for entry, _ in batch])
+            appended = self._append([entry for entry, _ in batch])
         except Exception as error:
             _fail(batch, error)
             return
-        loop = asyncio.get_running_loop()
-        if not begun:
+        if not appended:
+            loop = asyncio.get_running_loop()
             for entry, future in batch:
                 written = self._fallback.submit(entry)
                 written.add_done_callback(_outcome_copier(loop, future))
             return
-        self._committing = True
-        committed = self._committer.submit(self._commit)
-        committed.add_done_callback(
-            lambda done: loop.call_soon_threadsafe(self._committed, done, batch)
-        )
-
-    def _committed(
-        self,
-        done: Future[None],
-        batch: list[tuple[AuditEntry, asyncio.Future[None]]],
-    ) -> None:
-        self._committing = False
-        error = done.exception()
-        if error is not None:
-            _fail(batch, error)
-        else:
-            for _, future in batch:
-                if not future.done():
-                    future.set_result(None)
-        if self._pending:
-            self._flush()
+        for _, future in batch:
+            if not future.done():
+                future.set_result(None)
 
 
 def _fail(

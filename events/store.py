@@ -44,6 +44,8 @@ SQLITE_LOCK_TIMEOUT_SECONDS = 30
 # How long the event loop's audit commit waits for another writer before it
 # hands its records to the audit thread.
 LOOP_LOCK_WAIT_MILLISECONDS = 20
+_LOOP_LOCK_WAIT = f"PRAGMA busy_timeout={LOOP_LOCK_WAIT_MILLISECONDS}"
+_USUAL_LOCK_WAIT = f"PRAGMA busy_timeout={SQLITE_LOCK_TIMEOUT_SECONDS * 1000}"
 SHRED_WAIT_MILLISECONDS = 2000
 
 
@@ -172,7 +174,6 @@ class Store:
         # up and retake the GIL, and under load each retake waits.
         self._audit_connection: sqlite3.Connection | None = None
         self._audit_lock = threading.Lock()
-        self._loop_audit_connection: sqlite3.Connection | None = None
 
     def close(self) -> None:
         for connection in self._own_connections:
@@ -217,48 +218,40 @@ class Store:
         except (PersistenceError, sqlite3.Error) as error:
             raise StoreUnavailable(str(error)) from error
 
-    def begin_audit_batch(self, entries: Sequence[AuditEntry]) -> bool:
-        """Chain and insert records in a transaction left open for
-        :meth:`commit_audit_batch`, if the SQLite file's write lock is free.
+    def append_audit_unless_locked(self, entries: Sequence[AuditEntry]) -> bool:
+        """Chain and commit records on the calling thread's read connection,
+        if the SQLite file's write lock is free.
 
         For the event loop, which must not wait on another writer: returns
         False, having written nothing, when the lock is held for longer than
         a few milliseconds, so the caller can hand the records to a thread.
-        One batch at a time: the next may begin once the last is committed.
+
+        The loop's reads and its records share one connection. SQLite drops
+        a connection's page cache whenever another connection has written,
+        so with a connection of their own every audit commit would send the
+        next key read back to the file.
         """
-        if self._loop_audit_connection is None:
-            connection = self._new_sqlite_connection()
-            connection.execute(f"PRAGMA busy_timeout={LOOP_LOCK_WAIT_MILLISECONDS}")
-            self._loop_audit_connection = connection
-        connection = self._loop_audit_connection
+        connection = self._sqlite_reader()
         batch = [(entry, ()) for entry in entries]
+        connection.execute(_LOOP_LOCK_WAIT)
         try:
             connection.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as error:
             if _is_busy(error):
                 return False
             raise StoreUnavailable(str(error)) from error
+        finally:
+            connection.execute(_USUAL_LOCK_WAIT)
         try:
             append_entries_batched(connection, batch)
+            connection.execute("COMMIT")
         except BaseException as error:
-            connection.execute("ROLLBACK")
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
             if isinstance(error, sqlite3.Error):
                 raise StoreUnavailable(str(error)) from error
             raise
         return True
-
-    def commit_audit_batch(self) -> None:
-        """Commit the batch :meth:`begin_audit_batch` began: the disk write,
-        which may run on another thread than the one that began it."""
-        connection = self._loop_audit_connection
-        if connection is None:
-            raise StoreUnavailable("no audit batch was begun")
-        try:
-            connection.execute("COMMIT")
-        except sqlite3.Error as error:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            raise StoreUnavailable(str(error)) from error
 
     def append_audit_to_empty_trail(
         self, build: Callable[[], Sequence[tuple[AuditEntry, Sequence[str]]]]

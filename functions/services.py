@@ -66,8 +66,6 @@ class Services:
         try:
             self.closed = True
             self.audit_writer.close()
-            if self.loop_audit is not None:
-                self.loop_audit.close()
             self.store.close()
         finally:
             if acquired:
@@ -123,8 +121,6 @@ def build_services(
         audit_writer=audit_writer,
         loop_audit=None
         if store.is_postgres
-        else LoopAuditBatcher(
-            store.begin_audit_batch, store.commit_audit_batch, audit_writer
-        ),
+        else LoopAuditBatcher(store.append_audit_unless_locked, audit_writer),
         audit_signer=AuditSigner(store, crypto, root_key),
     )

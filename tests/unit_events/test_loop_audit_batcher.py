@@ -1,11 +1,10 @@
 """The event loop's group commit: one commit for the records of one loop pass,
-and the audit thread when another writer holds the lock."""
+on the loop, and the audit thread when another writer holds the lock."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,51 +30,54 @@ def entry(number: int) -> AuditEntry:
 
 
 def test_records_of_one_loop_pass_share_one_commit() -> None:
-    begun: list[list[str]] = []
-    commits: list[int] = []
+    appended: list[list[str]] = []
 
-    def begin(entries: Sequence[AuditEntry]) -> bool:
-        begun.append([item.event_id for item in entries])
+    def append(entries: Sequence[AuditEntry]) -> bool:
+        appended.append([item.event_id for item in entries])
         return True
 
     async def run() -> None:
-        batcher = LoopAuditBatcher(
-            begin, lambda: commits.append(1), AuditWriter(lambda entries: None)
-        )
+        batcher = LoopAuditBatcher(append, AuditWriter(lambda entries: None))
         futures = [batcher.submit(entry(number)) for number in range(5)]
         await asyncio.gather(*futures)
-        batcher.close()
 
     asyncio.run(run())
 
-    assert begun == [[f"event-{number}" for number in range(5)]]
-    assert commits == [1]
+    assert appended == [[f"event-{number}" for number in range(5)]]
 
 
-def test_records_queued_during_a_commit_form_the_next_batch() -> None:
-    begun: list[list[str]] = []
-    release = threading.Event()
+def test_records_submitted_after_a_commit_form_the_next_batch() -> None:
+    appended: list[list[str]] = []
 
-    def begin(entries: Sequence[AuditEntry]) -> bool:
-        begun.append([item.event_id for item in entries])
+    def append(entries: Sequence[AuditEntry]) -> bool:
+        appended.append([item.event_id for item in entries])
         return True
 
-    def commit() -> None:
-        release.wait(5)
-
     async def run() -> None:
-        batcher = LoopAuditBatcher(begin, commit, AuditWriter(lambda entries: None))
-        first = batcher.submit(entry(1))
-        await asyncio.sleep(0.05)
-        later = [batcher.submit(entry(2)), batcher.submit(entry(3))]
-        await asyncio.sleep(0.05)
-        release.set()
-        await asyncio.gather(first, *later)
-        batcher.close()
+        batcher = LoopAuditBatcher(append, AuditWriter(lambda entries: None))
+        await batcher.submit(entry(1))
+        await asyncio.gather(batcher.submit(entry(2)), batcher.submit(entry(3)))
 
     asyncio.run(run())
 
-    assert begun == [["event-1"], ["event-2", "event-3"]]
+    assert appended == [["event-1"], ["event-2", "event-3"]]
+
+
+def test_record_is_durable_before_its_future_completes() -> None:
+    committed: list[str] = []
+
+    def append(entries: Sequence[AuditEntry]) -> bool:
+        committed.extend(item.event_id for item in entries)
+        return True
+
+    async def run() -> list[str]:
+        batcher = LoopAuditBatcher(append, AuditWriter(lambda entries: None))
+        pending = batcher.submit(entry(1))
+        assert not pending.done()
+        await pending
+        return list(committed)
+
+    assert asyncio.run(run()) == ["event-1"]
 
 
 def test_busy_lock_hands_the_batch_to_the_audit_thread() -> None:
@@ -86,7 +88,7 @@ def test_busy_lock_hands_the_batch_to_the_audit_thread() -> None:
 
     async def run() -> None:
         writer = AuditWriter(write_batch)
-        batcher = LoopAuditBatcher(lambda entries: False, lambda: None, writer)
+        batcher = LoopAuditBatcher(lambda entries: False, writer)
         await asyncio.gather(batcher.submit(entry(1)), batcher.submit(entry(2)))
         writer.close()
 
@@ -96,13 +98,11 @@ def test_busy_lock_hands_the_batch_to_the_audit_thread() -> None:
 
 
 def test_failed_commit_fails_every_waiting_request() -> None:
-    def commit() -> None:
+    def append(entries: Sequence[AuditEntry]) -> bool:
         raise OSError("disk full")
 
     async def run() -> list[BaseException | None]:
-        batcher = LoopAuditBatcher(
-            lambda entries: True, commit, AuditWriter(lambda entries: None)
-        )
+        batcher = LoopAuditBatcher(append, AuditWriter(lambda entries: None))
         futures = [batcher.submit(entry(1)), batcher.submit(entry(2))]
         results = await asyncio.gather(*futures, return_exceptions=True)
         return list(results)
@@ -120,7 +120,7 @@ def test_store_reports_a_held_lock_instead_of_waiting(tmp_path: Path) -> None:
     other.execute("BEGIN IMMEDIATE")
     try:
         started = time.monotonic()
-        written = store.begin_audit_batch([entry(1)])
+        written = store.append_audit_unless_locked([entry(1)])
         waited = time.monotonic() - started
     finally:
         other.execute("ROLLBACK")
@@ -128,8 +128,23 @@ def test_store_reports_a_held_lock_instead_of_waiting(tmp_path: Path) -> None:
 
     assert written is False
     assert waited < 1.0
-    assert store.begin_audit_batch([entry(2)]) is True
-    store.commit_audit_batch()
+    assert store.append_audit_unless_locked([entry(2)]) is True
     rows = store.read("SELECT event_id FROM keyledger_audit ORDER BY seq", ())
     store.close()
     assert [row["event_id"] for row in rows] == ["event-2"]
+
+
+def test_store_reads_see_the_loop_commit_and_keep_waiting_long(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path)
+
+    assert store.append_audit_unless_locked([entry(1)]) is True
+
+    # The commit shares the thread's read connection: what it wrote is read
+    # back on that connection, which is left with its usual lock wait.
+    rows = store.read("SELECT event_id FROM keyledger_audit", ())
+    [(wait,)] = store.read("PRAGMA busy_timeout", ())
+    store.close()
+    assert [row["event_id"] for row in rows] == ["event-1"]
+    assert wait == 30_000
