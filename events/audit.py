@@ -301,7 +301,9 @@ class AuditUnavailable(Exception):
 
 # TODO: with every call audited, Encrypt, Decrypt and GenerateDataKey at
 # concurrency 8 reach about a third of the trivial endpoint's rate, where the
-# target is 40% (docs/benchmarks.md).
+# target is 40% (docs/benchmarks.md). The loop blocks for each batch's fsync;
+# overlapping it needs a waiter that does not take the GIL, such as a helper
+# process that fsyncs the WAL file and replies through a pipe.
 class LoopAuditBatcher:
     """Commits the records of an event loop's requests, batched per loop pass.
 
