@@ -72,9 +72,7 @@ def random_uuid() -> str:
     text = os.urandom(16).hex()
     # The version nibble is 4 and the variant's top two bits are 10.
     variant = "89ab"[int(text[16], 16) & 3]
-    return (
-        f"{text[:8]}-{text[8:12]}-4{text[13:16]}-{variant}{text[17:20]}-{text[20:]}"
-    )
+    return f"{text[:8]}-{text[8:12]}-4{text[13:16]}-{variant}{text[17:20]}-{text[20:]}"
 
 
 def key_arn(region: str, account_id: str, key_id: str) -> str:

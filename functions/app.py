@@ -121,7 +121,7 @@ def create_app(services: Services, *, run_sweeper: bool = True) -> FastAPI:
             body = await _receive_body(receive)
         except _Disconnected:
             # Any client can hang up mid-body, so this is routine and gets no
-            # traceback. Nobody reads a response.
+            # traceback. The client reads no response.
             logger.debug("client disconnected before sending the whole request body")
             return
         if body is None:

@@ -188,13 +188,13 @@ def test_new_key_ids_are_lowercase_uuids() -> None:
 
 
 def test_random_uuid_is_version_4_text() -> None:
-    made = [random_uuid() for _ in range(2000)]
+    texts = [random_uuid() for _ in range(2000)]
 
-    parsed = [uuid.UUID(text) for text in made]
+    parsed = [uuid.UUID(text) for text in texts]
     assert all(value.version == 4 for value in parsed)
     assert all(value.variant == uuid.RFC_4122 for value in parsed)
     # The text is the canonical lower-case form, as str(uuid.uuid4()) gives.
-    assert [str(value) for value in parsed] == made
+    assert [str(value) for value in parsed] == texts
     # All four variant digits (8, 9, a, b) occur, so no random bit is lost.
-    assert {text[19] for text in made} == set("89ab")
-    assert len(set(made)) == len(made)
+    assert {text[19] for text in texts} == set("89ab")
+    assert len(set(texts)) == len(texts)

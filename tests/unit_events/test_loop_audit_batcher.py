@@ -46,7 +46,7 @@ def test_records_of_one_loop_pass_share_one_commit() -> None:
     assert appended == [[f"event-{number}" for number in range(5)]]
 
 
-def test_records_submitted_after_a_commit_form_the_next_batch() -> None:
+def test_later_records_form_next_batch() -> None:
     appended: list[list[str]] = []
 
     def append(entries: Sequence[AuditEntry]) -> bool:
@@ -134,9 +134,7 @@ def test_store_reports_a_held_lock_instead_of_waiting(tmp_path: Path) -> None:
     assert [row["event_id"] for row in rows] == ["event-2"]
 
 
-def test_store_reads_see_the_loop_commit_and_keep_waiting_long(
-    tmp_path: Path,
-) -> None:
+def test_loop_commit_shares_read_connection(tmp_path: Path) -> None:
     store = Store(tmp_path)
 
     assert store.append_audit_unless_locked([entry(1)]) is True
