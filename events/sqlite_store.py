@@ -7,10 +7,12 @@ the file, not just unlinked from the b-tree), whatever the build's defaults.
 
 from __future__ import annotations
 
+import re
+import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import OperationalError, StoredEvent
 from eventsourcing.sqlite import (
     SQLiteApplicationRecorder,
     SQLiteConnection,
@@ -21,6 +23,9 @@ from eventsourcing.sqlite import (
 
 from events.audit import CREATE_AUDIT_TABLES, append_entries, stored_event_references
 from events.projection import CREATE_TABLES, IndexChanges
+
+# The object each CREATE statement makes, to tell whether it exists already.
+_CREATED_OBJECT = re.compile(r"CREATE (?:TABLE|INDEX) IF NOT EXISTS (\w+)")
 
 
 class KeyLedgerSQLitePool(SQLiteConnectionPool):
@@ -41,6 +46,40 @@ class KeyLedgerSQLiteRecorder(SQLiteApplicationRecorder):
             + CREATE_TABLES["sqlite"]
             + CREATE_AUDIT_TABLES["sqlite"]
         )
+
+    def create_table(self) -> None:
+        """Create the missing tables and indexes, with the write lock taken first.
+
+        Every process that opens the store runs this, audit commands included,
+        and these may run while the server commits many times a second. The
+        library's deferred transaction reads the schema and then asks for the
+        write lock, which SQLite refuses at once, whatever the lock timeout,
+        when another connection has committed in between. So a store whose
+        tables and indexes all exist is left unwritten, and otherwise the
+        statements run after BEGIN IMMEDIATE, which waits for the lock.
+        """
+        statements = self.create_table_statements
+        names = {
+            match.group(1)
+            for match in map(_CREATED_OBJECT.match, statements)
+            if match is not None
+        }
+        try:
+            with self.datastore.get_connection(commit=True) as connection:
+                raw = connection._sqlite_conn
+                rows = raw.execute("SELECT name FROM sqlite_master").fetchall()
+                if names <= {row[0] for row in rows}:
+                    return
+                raw.execute("BEGIN IMMEDIATE")
+                try:
+                    for statement in statements:
+                        raw.execute(statement)
+                except BaseException:
+                    raw.execute("ROLLBACK")
+                    raise
+                raw.execute("COMMIT")
+        except sqlite3.Error as error:
+            raise OperationalError(str(error)) from error
 
     def _insert_events(
         self,
