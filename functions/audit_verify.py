@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sqlite3
 import sys
 from collections.abc import Callable
@@ -145,6 +146,13 @@ def run_verify(arguments: argparse.Namespace) -> int:
         return _verify_with_stored_key(arguments)
     except _UsageError as error:
         return _error(str(error))
+    except BrokenPipeError:
+        # The reader went away before the whole result was written, so the
+        # result may be incomplete: this is not a verified trail. Python
+        # would report the pipe again when it flushes standard output at
+        # exit, so that goes to /dev/null instead.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return _error("standard output was closed before the result was written")
     except (StoreUnavailable, RootKeyMismatch, RootKeyError, OSError) as error:
         return _error(f"cannot open the store: {error}")
     except (sqlite3.Error, OverflowError) as error:

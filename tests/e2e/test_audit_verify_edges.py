@@ -6,10 +6,13 @@ Found by trying to fool the verifier as an auditor would.
 
 from __future__ import annotations
 
+import os
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
+from tests.conftest import keyledger_command
 from tests.e2e.test_audit_verify import FAST_DIGESTS, change, run_audit, verify_json
 
 
@@ -144,3 +147,26 @@ def test_deleted_newest_digests_are_caught_with_expect_digest(
     assert unaware == 0
     assert status_after == 1
     assert after["problem"]["kind"] == "digests_missing"
+
+
+def test_closed_output_is_not_a_verified_trail(fresh_server_factory: Any) -> None:
+    server = fresh_server_factory()
+    server.client().create_key()
+    command = [*keyledger_command(), "audit", "verify", "--data-dir"]
+    command.append(str(server.data_dir))
+    if server.database_url:
+        command += ["--database-url", server.database_url]
+    reader, writer = os.pipe()
+    os.close(reader)
+
+    try:
+        result = subprocess.run(
+            command, stdout=writer, stderr=subprocess.PIPE, text=True, timeout=120
+        )
+    finally:
+        os.close(writer)
+
+    assert result.returncode == 2
+    assert "standard output was closed" in result.stderr
+    assert "cannot open the store" not in result.stderr
+    assert "Traceback" not in result.stderr
