@@ -117,6 +117,11 @@ def create_app(services: Services, *, run_sweeper: bool = True) -> FastAPI:
                     await task
 
     async def kms(scope: Scope, receive: Receive, send: Send) -> None:
+        if _declared_length(scope) > protocol.MAX_BODY_BYTES:
+            # Refused before the first receive, which is when uvicorn sends
+            # "100 Continue" to a client that asked with Expect.
+            await _send(send, _too_large(protocol.MAX_BODY_BYTES))
+            return
         try:
             body = await _receive_body(receive)
         except _Disconnected:
@@ -270,6 +275,22 @@ async def _receive_body(
         chunks.append(chunk)
         if not message.get("more_body", False):
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _declared_length(scope: Scope) -> int:
+    """Return the Content-Length the client declared, or 0 for none or an invalid one.
+
+    The body itself is still counted as it arrives, so a length that lies or is
+    missing is caught there.
+    """
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            if not value.isdigit():
+                return 0
+            # Past 18 digits the length is over any limit, and int() of
+            # thousands of digits would raise.
+            return int(value) if len(value) <= 18 else 10**18
+    return 0
 
 
 async def _send(send: Send, response: protocol.HttpResponse) -> None:

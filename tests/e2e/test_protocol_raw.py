@@ -570,3 +570,30 @@ def test_malformed_input_never_leaks_python_internals(raw: Any, raw_http: Any) -
     for response in raw.responses:
         assert response.status in (400, 413), response.body
         raw_http.assert_no_python_leak(response.body)
+
+
+def test_declared_oversize_body_is_refused_before_continue(server: Any) -> None:
+    import socket
+
+    head = (
+        "POST / HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{server.port}\r\n"
+        "Content-Type: application/x-amz-json-1.1\r\n"
+        "X-Amz-Target: TrentService.ListKeys\r\n"
+        f"Content-Length: {MAX_BODY_BYTES + 1}\r\n"
+        "Expect: 100-continue\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(head.encode())
+        reply = b""
+        # The status line and the body may arrive in separate segments.
+        while not reply.endswith(b"}"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+
+    status_line, _, rest = reply.partition(b"\r\n")
+    assert status_line == b"HTTP/1.1 413 Request Entity Too Large"
+    assert b"100 Continue" not in reply
+    assert b'"__type":"RequestEntityTooLargeException"' in rest.replace(b" ", b"")
