@@ -243,14 +243,9 @@ class Store:
         finally:
             connection.execute(_USUAL_LOCK_WAIT)
         try:
-            append_entries_batched(connection, batch)
-            connection.execute("COMMIT")
-        except BaseException as error:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            if isinstance(error, sqlite3.Error):
-                raise StoreUnavailable(str(error)) from error
-            raise
+            _append_and_commit(connection, batch)
+        except sqlite3.Error as error:
+            raise StoreUnavailable(str(error)) from error
         return True
 
     def append_audit_to_empty_trail(
@@ -713,12 +708,23 @@ def _append_audit_sqlite(
     """Append a batch of records in one immediate transaction: few calls into
     SQLite, so the GIL changes hands as seldom as possible."""
     connection.execute("BEGIN IMMEDIATE")
+    _append_and_commit(connection, batch)
+
+
+def _append_and_commit(
+    connection: sqlite3.Connection, batch: Sequence[tuple[AuditEntry, Sequence[str]]]
+) -> None:
+    """Chain, insert and commit a batch in the transaction the caller began.
+
+    If either step fails the transaction is rolled back, so that the
+    connection can begin the next one."""
     try:
         append_entries_batched(connection, batch)
+        connection.execute("COMMIT")
     except BaseException:
-        connection.execute("ROLLBACK")
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
         raise
-    connection.execute("COMMIT")
 
 
 def _is_busy(error: sqlite3.OperationalError) -> bool:

@@ -19,7 +19,6 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from domain.errors import (
-    RequestEntityTooLargeException,
     UnknownOperationException,
     ValidationException,
 )
@@ -120,17 +119,17 @@ def create_app(services: Services, *, run_sweeper: bool = True) -> FastAPI:
         if _declared_length(scope) > protocol.MAX_BODY_BYTES:
             # Refused before the first receive, which is when uvicorn sends
             # "100 Continue" to a client that asked with Expect.
-            await _send(send, _too_large(protocol.MAX_BODY_BYTES))
+            await _send(send, _too_large())
             return
         try:
             body = await _receive_body(receive)
-        except _Disconnected:
+        except ClientDisconnect:
             # Any client can hang up mid-body, so this is routine and gets no
             # traceback. The client reads no response.
             logger.debug("client disconnected before sending the whole request body")
             return
         if body is None:
-            await _send(send, _too_large(protocol.MAX_BODY_BYTES))
+            await _send(send, _too_large())
             return
         call = protocol.Call()
         try:
@@ -179,7 +178,7 @@ def create_app(services: Services, *, run_sweeper: bool = True) -> FastAPI:
         if request.method == "POST":
             # The KMS endpoint is POST / alone; another path names no action.
             return _error_of(UnknownOperationException(""))
-        body = await _read_body(request) or b""
+        body = await _receive_body(request.receive) or b""
         return _response_of(protocol.handle(services, _request_of(request.scope, body)))
 
     @app.exception_handler(StarletteHTTPException)
@@ -209,9 +208,10 @@ class _KeyLedgerApp(FastAPI):
     """The FastAPI app, with the KMS endpoint (``POST /``) served in front of it.
 
     Every KMS call is ``POST /``, and its handler needs none of what the
-    framework adds per request: routing, the Request and Response objects and
-    five layers of middleware cost more than a third of the time an Encrypt
-    call takes. So that endpoint is a plain ASGI function, which catches its
+    framework adds per request. Routing, the Request and Response objects and
+    five layers of middleware cost about a sixth of an audited Encrypt call's
+    time (2,310 against 1,950 req/s without them, at concurrency 8 on two
+    cores). So that endpoint is a plain ASGI function, which catches its
     own errors as the framework's error handlers would, and every other path
     and the lifespan go through FastAPI.
     """
@@ -234,7 +234,7 @@ class _KeyLedgerApp(FastAPI):
 async def _serve_guarded(
     endpoint: ASGIApp, scope: Scope, receive: Receive, send: Send
 ) -> None:
-    """Run ``endpoint``, turning any error it lets out into a KMS error body."""
+    """Run ``endpoint``, turning any error it raises into a KMS error body."""
     started = False
 
     async def tracking_send(message: Message) -> None:
@@ -251,23 +251,20 @@ async def _serve_guarded(
         await _send(send, protocol.error_response(protocol.Call(), error))
 
 
-class _Disconnected(Exception):
-    """The client hung up before it sent the whole request body."""
-
-
 async def _receive_body(
     receive: Receive, max_bytes: int = protocol.MAX_BODY_BYTES
 ) -> bytes | None:
     """Read the body from ASGI messages, or None once it passes ``max_bytes``.
 
-    Raises :class:`_Disconnected` when the client hangs up first.
+    Raises ClientDisconnect when the client hangs up first, as Starlette's
+    Request.stream does.
     """
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            raise _Disconnected
+            raise ClientDisconnect
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > max_bytes:
@@ -305,32 +302,15 @@ async def _send(send: Send, response: protocol.HttpResponse) -> None:
     await send({"type": "http.response.body", "body": response.body})
 
 
-def _too_large(max_bytes: int) -> protocol.HttpResponse:
+def _too_large() -> protocol.HttpResponse:
     return protocol.error_response(
-        protocol.Call(),
-        RequestEntityTooLargeException(
-            f"The request body is larger than {max_bytes} bytes."
-        ),
+        protocol.Call(), protocol.body_too_large(protocol.MAX_BODY_BYTES)
     )
 
 
 def _error_of(error: BaseException) -> Response:
     """Render ``error`` as a KMS error body with a request id of its own."""
     return _response_of(protocol.error_response(protocol.Call(), error))
-
-
-async def _read_body(
-    request: Request, max_bytes: int = protocol.MAX_BODY_BYTES
-) -> bytes | None:
-    """Read the body, or return None once it passes ``max_bytes``."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 async def _advance_dev_clock(services: Services, request: Request) -> Response:
@@ -341,13 +321,9 @@ async def _advance_dev_clock(services: Services, request: Request) -> Response:
         # Without --dev-clock, or for a remote caller, the endpoint does not
         # exist, so it returns the same error as every other unknown path.
         return _error_of(UnknownOperationException(""))
-    body = await _read_body(request, _MAX_DEV_CLOCK_BODY_BYTES)
+    body = await _receive_body(request.receive, _MAX_DEV_CLOCK_BODY_BYTES)
     if body is None:
-        return _error_of(
-            RequestEntityTooLargeException(
-                f"The request body is larger than {_MAX_DEV_CLOCK_BODY_BYTES} bytes."
-            )
-        )
+        return _error_of(protocol.body_too_large(_MAX_DEV_CLOCK_BODY_BYTES))
     seconds = _dev_clock_step(body)
     if seconds is None:
         return _error_of(

@@ -55,7 +55,8 @@ def info_line(logger: logging.Logger, message: str, fields: dict[str, Any]) -> N
         handler is None
         or logger.handlers
         or logger.filters
-        or logging.root.handlers != [handler]
+        or len(logging.root.handlers) != 1
+        or logging.root.handlers[0] is not handler
         or handler.filters
         or not logger.isEnabledFor(logging.INFO)
     ):
@@ -80,7 +81,8 @@ def info_line(logger: logging.Logger, message: str, fields: dict[str, Any]) -> N
 
 
 def _json_line(entry: dict[str, Any]) -> str:
-    """Serialize a log entry as one line of JSON, values it cannot write as text."""
+    """Serialize a log entry as one line of JSON, with str() of any value
+    that JSON has no type for."""
     try:
         return orjson.dumps(entry, default=str).decode()
     except TypeError:

@@ -98,6 +98,13 @@ def header(request: HttpRequest, name: str) -> str | None:
     return None
 
 
+def body_too_large(max_bytes: int) -> RequestEntityTooLargeException:
+    """Return the error for a request body of more than ``max_bytes``."""
+    return RequestEntityTooLargeException(
+        f"The request body is larger than {max_bytes} bytes."
+    )
+
+
 def prepare(
     services: Services, request: HttpRequest, call: Call, only_action: str | None
 ) -> None:
@@ -106,9 +113,7 @@ def prepare(
     Fills in ``call``; raises a KMSError for any refusal.
     """
     if len(request.body) > MAX_BODY_BYTES:
-        raise RequestEntityTooLargeException(
-            f"The request body is larger than {MAX_BODY_BYTES} bytes."
-        )
+        raise body_too_large(MAX_BODY_BYTES)
     target = header(request, "x-amz-target") or ""
     action = target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else ""
     if request.method != "POST" or not action:

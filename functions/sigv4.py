@@ -508,14 +508,15 @@ def _root_string_to_sign(
     for line as botocore's SigV4Auth.canonical_request and string_to_sign
     build it, costs a third of going through an AWSRequest and the signer.
     tests/unit_functions/test_sigv4_root_path.py compares the two on varied
-    headers.
+    headers. The names in ``signed_values`` are lower-case and stripped, as
+    :func:`_signed_header_names` gives them.
     """
     names = sorted(signed_values)
     header_lines = "".join(
         f"{name}:{','.join(' '.join(value.split()) for value in signed_values[name])}\n"
         for name in names
     )
-    signed_names = ";".join(sorted(name.strip() for name in names))
+    signed_names = ";".join(names)
     canonical_request = (
         f"{method.upper()}\n/\n\n{header_lines}\n{signed_names}\n{payload_hash}"
     )
@@ -525,7 +526,7 @@ def _root_string_to_sign(
         # Text decoded with surrogate escapes has no UTF-8 form to sign.
         raise InvalidSignatureException(SIGNATURE_MISMATCH_MESSAGE) from None
     scope = f"{timestamp[:8]}/{region}/{SERVICE}/aws4_request"
-    return f"AWS4-HMAC-SHA256\n{timestamp}\n{scope}\n{digest}".encode()
+    return f"{ALGORITHM}\n{timestamp}\n{scope}\n{digest}".encode()
 
 
 def _signed_values(
