@@ -301,8 +301,8 @@ class AuditUnavailable(Exception):
 
 # TODO: with every call audited, Encrypt, Decrypt and GenerateDataKey at
 # concurrency 8 reach about a third of the trivial endpoint's rate, where the
-# target is 40% (docs/benchmarks.md). The loop blocks for each batch's fsync;
-# overlapping it needs a waiter that does not take the GIL, such as a helper
+# target is 40% (docs/benchmarks.md). The loop blocks for each batch's fsync.
+# Overlapping it needs a waiter that does not take the GIL, such as a helper
 # process that fsyncs the WAL file and replies through a pipe.
 class LoopAuditBatcher:
     """Commits the records of an event loop's requests, batched per loop pass.
@@ -312,8 +312,9 @@ class LoopAuditBatcher:
     for the disk write. Committing on a thread instead let the loop serve
     other requests meanwhile, but every one of their SQLite calls then handed
     the GIL to that thread and back: on two cores, the loop served about 8%
-    fewer requests. When another writer holds the SQLite file's lock, the
-    batch goes to the audit thread, so the loop never waits on it.
+    fewer requests. When another writer holds the SQLite file's lock for more
+    than a few milliseconds, the batch goes to the audit thread, so the loop
+    does not wait for that writer to finish.
     """
 
     def __init__(

@@ -52,7 +52,7 @@ class KeyLedgerSQLiteRecorder(SQLiteApplicationRecorder):
 
         Every process that opens the store runs this, audit commands included,
         and these may run while the server commits many times a second. The
-        library's deferred transaction reads the schema and then asks for the
+        library's deferred transaction reads the schema and then requests the
         write lock, which SQLite refuses at once, whatever the lock timeout,
         when another connection has committed in between. So a store whose
         tables and indexes all exist is left unwritten, and otherwise the

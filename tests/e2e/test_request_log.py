@@ -1,7 +1,7 @@
 """The server logs one JSON line per request, with what an operator greps for.
 
 The line names the operation, the request id the client saw, the outcome, the
-principal, the Region and the key ARN or error type. It never holds the body.
+principal, the Region and the key ARN or error type. It never contains the body.
 """
 
 from __future__ import annotations
